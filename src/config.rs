@@ -1,0 +1,686 @@
+//! The `jwt_router` table of Rocket's configuration: parsing, defaults and
+//! validation.
+//!
+//! Every setting is checked when the fairing ignites. A problem aborts launch
+//! with a [`ConfigError`] that names the key and says how to fix it, because a
+//! misread access rule is a security hole that no request-time check can find.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use rocket::figment::value::magic::RelativePathBuf;
+use rocket::figment::value::Value;
+use rocket::figment::Figment;
+use serde::Deserialize;
+
+use crate::entity::validate_identifier;
+use crate::routes::{parse_method, PathPattern, RouteEntry, RouteList, RouteTable};
+
+/// The name of the configuration table that the fairing reads.
+pub const CONFIG_KEY: &str = "jwt_router";
+
+const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(60 * 60);
+const MAX_TOKEN_TTL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+const MAX_LEEWAY: Duration = Duration::from_secs(5 * 60);
+const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
+
+/// An invalid setting in the `jwt_router` table.
+///
+/// Its message names the key, what is wrong with it and how to fix it.
+///
+/// ```
+/// use rocket::figment::{Figment, providers::Serialized};
+/// use rocket_jwt_router::Config;
+///
+/// let figment = Figment::from(Serialized::default("jwt_router.secret", "too short"));
+/// let error = Config::from_figment(&figment).unwrap_err();
+/// assert_eq!(error.key(), "jwt_router.secret");
+/// assert!(error.to_string().contains("at least 32 bytes"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    key: String,
+    message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError { key: key.into(), message: message.into() }
+    }
+
+    /// Returns the full key of the invalid setting, such as `jwt_router.secret`.
+    ///
+    /// ```
+    /// # use rocket::figment::Figment;
+    /// # use rocket_jwt_router::Config;
+    /// let error = Config::from_figment(&Figment::new()).unwrap_err();
+    /// assert_eq!(error.key(), "jwt_router.secret");
+    /// ```
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Returns what is wrong and how to fix it, without the key.
+    ///
+    /// ```
+    /// # use rocket::figment::Figment;
+    /// # use rocket_jwt_router::Config;
+    /// let error = Config::from_figment(&Figment::new()).unwrap_err();
+    /// assert!(error.message().contains("no signing secret"));
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid `{}`: {}", self.key, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn key(name: &str) -> String {
+    format!("{CONFIG_KEY}.{name}")
+}
+
+/// The HMAC algorithm that signs and verifies tokens.
+///
+/// The algorithm comes from the configuration only and is never read from a
+/// token's header.
+///
+/// ```
+/// use rocket_jwt_router::Algorithm;
+///
+/// assert_eq!(Algorithm::default(), Algorithm::HS256);
+/// assert_eq!(Algorithm::HS512.min_secret_length(), 64);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// HMAC with SHA-256. The default.
+    #[default]
+    HS256,
+    /// HMAC with SHA-384.
+    HS384,
+    /// HMAC with SHA-512.
+    HS512,
+}
+
+impl Algorithm {
+    /// Returns the minimum secret length in bytes: the hash output size, as
+    /// RFC 7518 section 3.2 requires.
+    ///
+    /// ```
+    /// use rocket_jwt_router::Algorithm;
+    ///
+    /// assert_eq!(Algorithm::HS256.min_secret_length(), 32);
+    /// ```
+    pub fn min_secret_length(self) -> usize {
+        match self {
+            Algorithm::HS256 => 32,
+            Algorithm::HS384 => 48,
+            Algorithm::HS512 => 64,
+        }
+    }
+
+    pub(crate) fn to_jsonwebtoken(self) -> jsonwebtoken::Algorithm {
+        match self {
+            Algorithm::HS256 => jsonwebtoken::Algorithm::HS256,
+            Algorithm::HS384 => jsonwebtoken::Algorithm::HS384,
+            Algorithm::HS512 => jsonwebtoken::Algorithm::HS512,
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, ConfigError> {
+        match text {
+            "HS256" => Ok(Algorithm::HS256),
+            "HS384" => Ok(Algorithm::HS384),
+            "HS512" => Ok(Algorithm::HS512),
+            _ => Err(ConfigError::new(
+                key("algorithm"),
+                format!("`{text}` is not a supported algorithm; use HS256, HS384 or HS512"),
+            )),
+        }
+    }
+}
+
+/// Secret key bytes whose `Debug` output hides them.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(Vec<u8>);
+
+impl Secret {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret([{} bytes hidden])", self.0.len())
+    }
+}
+
+/// The `jwt_router` table as written, before validation.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    secret: Option<String>,
+    secret_file: Option<RelativePathBuf>,
+    secret_env: Option<String>,
+    algorithm: Option<String>,
+    white_list_routes: Option<Value>,
+    ignored_routes: Option<Value>,
+    api_name: Option<String>,
+    entity_key: Option<String>,
+    token_ttl: Option<Value>,
+    leeway: Option<Value>,
+    max_token_length: Option<usize>,
+    catchers: Option<bool>,
+}
+
+/// The validated `jwt_router` configuration.
+///
+/// [`JwtRouter::fairing()`](crate::JwtRouter::fairing) builds it from
+/// Rocket's figment when the application ignites. Build one yourself with
+/// [`Config::from_figment`] to check a configuration without launching.
+///
+/// | key | default | meaning |
+/// |---|---|---|
+/// | `secret` | none: required | HMAC secret, at least as long as the hash output (32 bytes for HS256). Prefer `secret_file` or `secret_env` so that it never sits in Rocket.toml. |
+/// | `secret_file` | none | Path of a file whose contents are the secret, relative to the Rocket.toml that sets it. One trailing newline is ignored. |
+/// | `secret_env` | none | Name of an environment variable whose value is the secret. |
+/// | `algorithm` | `"HS256"` | `HS256`, `HS384` or `HS512`. Tokens signed with any other algorithm are rejected. |
+/// | `white_list_routes` | `[]` | Public routes, `["POST", "/register"]` or `"POST /register"`, with `api_name` in front. |
+/// | `ignored_routes` | `[]` | Routes the gate skips entirely, written with their full path. |
+/// | `api_name` | `""` | Path prefix for `white_list_routes`; `"api/v1"`, `"/api/v1"` and `"/api/v1/"` are equal. |
+/// | `entity_key` | `"id"` | Primary-key column used to load entities, unless an [`Entity`](crate::Entity) overrides it. |
+/// | `token_ttl` | `"1h"` | Token lifetime: seconds, or a number with `s`, `m`, `h` or `d` (`"15m"`, `"30d"`). At most 365 days. |
+/// | `leeway` | `"30s"` | Clock skew allowed when checking `exp`, `nbf` and `iat`. At most 5 minutes. Each second of leeway lets an expired token live a second longer. |
+/// | `max_token_length` | `8192` | Longest bearer token, in bytes, that the server will try to decode. |
+/// | `catchers` | `true` | Register JSON catchers for 401 and 503 at `/`, so that guard failures carry the same body and `WWW-Authenticate` header as gate denials. Turn off when the application registers its own catchers for those codes at `/`. |
+///
+/// ```
+/// use rocket::figment::{Figment, providers::{Format, Toml}};
+/// use rocket_jwt_router::Config;
+///
+/// let figment = Figment::from(Toml::string(r#"
+///     [jwt_router]
+///     secret = "an example secret of at least 32 bytes"
+///     api_name = "api/v1"
+///     white_list_routes = [["POST", "/register"], "GET /articles/<id>"]
+///     ignored_routes = ["GET /"]
+///     token_ttl = "15m"
+/// "#));
+///
+/// let config = Config::from_figment(&figment).unwrap();
+/// assert_eq!(config.token_ttl().as_secs(), 900);
+/// assert_eq!(config.api_name(), "/api/v1");
+/// ```
+#[derive(Debug)]
+pub struct Config {
+    pub(crate) algorithm: Algorithm,
+    pub(crate) secret: Secret,
+    pub(crate) routes: RouteTable,
+    pub(crate) api_name: String,
+    pub(crate) entity_key: String,
+    pub(crate) token_ttl: Duration,
+    pub(crate) leeway: Duration,
+    pub(crate) max_token_length: usize,
+    pub(crate) catchers: bool,
+}
+
+impl Config {
+    /// Reads and validates the `jwt_router` table of `figment`.
+    ///
+    /// # Errors
+    ///
+    /// Returns the first invalid setting: a missing, ambiguous or short secret,
+    /// an unknown key, algorithm or method, a malformed path, an `entity_key`
+    /// that is not a plain SQL identifier, or a duration out of range.
+    ///
+    /// ```
+    /// use rocket::figment::{Figment, providers::Serialized};
+    /// use rocket_jwt_router::Config;
+    ///
+    /// let figment = Figment::from(Serialized::default("jwt_router.secret", "x".repeat(32)));
+    /// let config = Config::from_figment(&figment).unwrap();
+    /// assert_eq!(config.entity_key(), "id");
+    /// ```
+    pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+        let raw = extract_raw(figment)?;
+
+        let algorithm = raw.algorithm.as_deref().map(Algorithm::parse).transpose()?.unwrap_or_default();
+        let secret = load_secret(&raw, algorithm)?;
+        let api_segments = parse_api_name(raw.api_name.as_deref().unwrap_or(""))?;
+        let api_name = api_segments.iter().map(|segment| format!("/{segment}")).collect::<String>();
+
+        let mut entries = parse_entries(raw.ignored_routes.as_ref(), RouteList::Ignored, &[])?;
+        entries.extend(parse_entries(raw.white_list_routes.as_ref(), RouteList::WhiteList, &api_segments)?);
+
+        let entity_key = raw.entity_key.unwrap_or_else(|| "id".to_owned());
+        validate_identifier(&entity_key)
+            .map_err(|reason| ConfigError::new(key("entity_key"), format!("{reason}; use a plain column name such as \"id\"")))?;
+
+        let token_ttl = parse_duration("token_ttl", raw.token_ttl.as_ref(), DEFAULT_TOKEN_TTL)?;
+        if token_ttl.is_zero() || token_ttl > MAX_TOKEN_TTL {
+            return Err(ConfigError::new(key("token_ttl"), "must be between 1 second and 365 days; tokens that never expire are not supported"));
+        }
+
+        let leeway = parse_duration("leeway", raw.leeway.as_ref(), DEFAULT_LEEWAY)?;
+        if leeway > MAX_LEEWAY {
+            return Err(ConfigError::new(key("leeway"), "must be at most 5 minutes (\"5m\")"));
+        }
+
+        let max_token_length = raw.max_token_length.unwrap_or(DEFAULT_MAX_TOKEN_LENGTH);
+        if max_token_length < 64 {
+            return Err(ConfigError::new(key("max_token_length"), "must be at least 64 bytes; the default is 8192"));
+        }
+
+        Ok(Config {
+            algorithm,
+            secret,
+            routes: RouteTable::new(entries),
+            api_name,
+            entity_key,
+            token_ttl,
+            leeway,
+            max_token_length,
+            catchers: raw.catchers.unwrap_or(true),
+        })
+    }
+
+    /// Returns the signing algorithm.
+    ///
+    /// ```
+    /// # use rocket::figment::{Figment, providers::Serialized};
+    /// # use rocket_jwt_router::{Algorithm, Config};
+    /// # let figment = Figment::from(Serialized::default("jwt_router.secret", "x".repeat(32)));
+    /// let config = Config::from_figment(&figment).unwrap();
+    /// assert_eq!(config.algorithm(), Algorithm::HS256);
+    /// ```
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// Returns the normalized `api_name`: empty, or `/` followed by segments
+    /// without a trailing slash.
+    ///
+    /// ```
+    /// # use rocket::figment::{Figment, providers::Serialized};
+    /// # use rocket_jwt_router::Config;
+    /// let figment = Figment::from(Serialized::default("jwt_router.secret", "x".repeat(32)))
+    ///     .merge(Serialized::default("jwt_router.api_name", "api/v1/"));
+    /// assert_eq!(Config::from_figment(&figment).unwrap().api_name(), "/api/v1");
+    /// ```
+    pub fn api_name(&self) -> &str {
+        &self.api_name
+    }
+
+    /// Returns the default primary-key column for entities.
+    ///
+    /// ```
+    /// # use rocket::figment::{Figment, providers::Serialized};
+    /// # use rocket_jwt_router::Config;
+    /// # let figment = Figment::from(Serialized::default("jwt_router.secret", "x".repeat(32)));
+    /// assert_eq!(Config::from_figment(&figment).unwrap().entity_key(), "id");
+    /// ```
+    pub fn entity_key(&self) -> &str {
+        &self.entity_key
+    }
+
+    /// Returns the lifetime of issued tokens.
+    ///
+    /// ```
+    /// # use rocket::figment::{Figment, providers::Serialized};
+    /// # use rocket_jwt_router::Config;
+    /// # let figment = Figment::from(Serialized::default("jwt_router.secret", "x".repeat(32)));
+    /// assert_eq!(Config::from_figment(&figment).unwrap().token_ttl().as_secs(), 3600);
+    /// ```
+    pub fn token_ttl(&self) -> Duration {
+        self.token_ttl
+    }
+
+    /// Returns the clock skew allowed when checking time claims.
+    ///
+    /// ```
+    /// # use rocket::figment::{Figment, providers::Serialized};
+    /// # use rocket_jwt_router::Config;
+    /// # let figment = Figment::from(Serialized::default("jwt_router.secret", "x".repeat(32)));
+    /// assert_eq!(Config::from_figment(&figment).unwrap().leeway().as_secs(), 30);
+    /// ```
+    pub fn leeway(&self) -> Duration {
+        self.leeway
+    }
+}
+
+fn extract_raw(figment: &Figment) -> Result<RawConfig, ConfigError> {
+    if !figment.contains(CONFIG_KEY) {
+        return Ok(RawConfig::default());
+    }
+
+    figment.extract_inner::<RawConfig>(CONFIG_KEY).map_err(|error| {
+        let path = error.path.join(".");
+        let name = if path.is_empty() { CONFIG_KEY.to_owned() } else { path };
+        let message = match &error.kind {
+            rocket::figment::error::Kind::UnknownField(field, expected) => format!(
+                "unknown key `{field}`; expected one of {}",
+                expected.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+            ),
+            kind => kind.to_string(),
+        };
+        ConfigError::new(name, message)
+    })
+}
+
+fn load_secret(raw: &RawConfig, algorithm: Algorithm) -> Result<Secret, ConfigError> {
+    let sources = [raw.secret.is_some(), raw.secret_file.is_some(), raw.secret_env.is_some()];
+    let (name, bytes) = match sources {
+        [false, false, false] => {
+            return Err(ConfigError::new(
+                key("secret"),
+                "no signing secret is configured; set `secret_file` to a file with at least 32 random bytes, \
+                 `secret_env` to the name of an environment variable that holds them, \
+                 or `secret` (for example through ROCKET_JWT_ROUTER='{secret=\"...\"}')",
+            ))
+        }
+        [true, false, false] => ("secret", raw.secret.clone().unwrap_or_default().into_bytes()),
+        [false, true, false] => ("secret_file", read_secret_file(&raw.secret_file.as_ref().map(RelativePathBuf::relative).unwrap_or_default())?),
+        [false, false, true] => ("secret_env", read_secret_env(raw.secret_env.as_deref().unwrap_or(""))?),
+        _ => {
+            return Err(ConfigError::new(
+                key("secret"),
+                "more than one of `secret`, `secret_file` and `secret_env` is set; keep exactly one",
+            ))
+        }
+    };
+
+    let min = algorithm.min_secret_length();
+    if bytes.len() < min {
+        return Err(ConfigError::new(
+            key(name),
+            format!(
+                "the secret is {} bytes long but {algorithm:?} needs at least {min} bytes; \
+                 generate one with `openssl rand -base64 {min}`",
+                bytes.len()
+            ),
+        ));
+    }
+
+    Ok(Secret(bytes))
+}
+
+fn read_secret_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let mut bytes = std::fs::read(path).map_err(|error| {
+        ConfigError::new(key("secret_file"), format!("cannot read `{}`: {error}", path.display()))
+    })?;
+
+    // Editors and `echo` add a final newline that is not part of the secret.
+    if bytes.ends_with(b"\n") {
+        bytes.pop();
+        if bytes.ends_with(b"\r") {
+            bytes.pop();
+        }
+    }
+
+    Ok(bytes)
+}
+
+fn read_secret_env(name: &str) -> Result<Vec<u8>, ConfigError> {
+    match std::env::var_os(name) {
+        Some(value) => Ok(value.into_encoded_bytes()),
+        None => Err(ConfigError::new(key("secret_env"), format!("the environment variable `{name}` is not set"))),
+    }
+}
+
+fn parse_api_name(text: &str) -> Result<Vec<String>, ConfigError> {
+    let trimmed = text.trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let pattern = PathPattern::parse(&format!("/{trimmed}"))
+        .map_err(|reason| ConfigError::new(key("api_name"), reason))?;
+
+    pattern
+        .segments
+        .into_iter()
+        .map(|segment| match segment {
+            crate::routes::PatternSegment::Static(text) => Ok(text),
+            _ => Err(ConfigError::new(key("api_name"), format!("`{text}` must be a fixed path such as \"/api/v1\", without `<parameters>`"))),
+        })
+        .collect()
+}
+
+fn parse_entries(value: Option<&Value>, list: RouteList, prefix: &[String]) -> Result<Vec<RouteEntry>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+
+    let Value::Array(_, items) = value else {
+        return Err(ConfigError::new(
+            key(list.key()),
+            "must be a list of routes, such as [[\"POST\", \"/register\"], \"GET /articles/<id>\"]",
+        ));
+    };
+
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let entry_key = format!("{}[{index}]", key(list.key()));
+            parse_entry(item, list, prefix).map_err(|reason| ConfigError::new(entry_key, reason))
+        })
+        .collect()
+}
+
+fn parse_entry(item: &Value, list: RouteList, prefix: &[String]) -> Result<RouteEntry, String> {
+    const SHAPE: &str = "write each route as [\"METHOD\", \"/path\"] or \"METHOD /path\"";
+
+    let (method, path) = match item {
+        Value::String(_, text) => match text.split_once(' ') {
+            Some((method, path)) => (method.to_owned(), path.to_owned()),
+            None => return Err(format!("`{text}` has no method; {SHAPE}")),
+        },
+        Value::Array(_, pair) => match pair.as_slice() {
+            [method, path] => match (method.as_str(), path.as_str()) {
+                (Some(method), Some(path)) => (method.to_owned(), path.to_owned()),
+                _ => return Err(format!("the method and path must be strings; {SHAPE}")),
+            },
+            _ => return Err(format!("a route needs exactly two items; {SHAPE}")),
+        },
+        _ => return Err(SHAPE.to_owned()),
+    };
+
+    let method = parse_method(&method)?;
+    let pattern = PathPattern::parse(&path)?;
+    let source = format!("{method} {path}");
+
+    Ok(RouteEntry { list, method, pattern: pattern.prefixed(prefix), source })
+}
+
+/// Parses seconds (`900`) or a number with a unit (`"15m"`, `"1h30m"`).
+fn parse_duration(name: &str, value: Option<&Value>, default: Duration) -> Result<Duration, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+
+    let invalid = |shown: String| {
+        ConfigError::new(
+            key(name),
+            format!("{shown} is not a duration; use seconds (900) or a number with s, m, h or d (\"15m\", \"1h30m\", \"30d\")"),
+        )
+    };
+
+    if let Some(seconds) = value.to_u128() {
+        return u64::try_from(seconds).map(Duration::from_secs).map_err(|_| invalid(seconds.to_string()));
+    }
+
+    let Some(text) = value.as_str() else {
+        return Err(invalid("the value".to_owned()));
+    };
+
+    parse_duration_text(text).ok_or_else(|| invalid(format!("`{text}`")))
+}
+
+fn parse_duration_text(text: &str) -> Option<Duration> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok().map(Duration::from_secs);
+    }
+
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+
+        let unit: u64 = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 60 * 60,
+            'd' => 24 * 60 * 60,
+            _ => return None,
+        };
+        let amount: u64 = digits.parse().ok()?;
+        total = total.checked_add(amount.checked_mul(unit)?)?;
+        digits.clear();
+    }
+
+    if !digits.is_empty() || text.is_empty() {
+        return None;
+    }
+
+    Some(Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocket::figment::providers::{Format, Toml};
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn config(toml: &str) -> Result<Config, ConfigError> {
+        let figment = Figment::from(Toml::string(&format!("[jwt_router]\nsecret = \"{SECRET}\"\n{toml}")));
+        Config::from_figment(&figment)
+    }
+
+    #[test]
+    fn duration_forms() {
+        assert_eq!(parse_duration_text("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration_text("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration_text("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration_text("30d"), Some(Duration::from_secs(2_592_000)));
+        assert_eq!(parse_duration_text(""), None);
+        assert_eq!(parse_duration_text("m"), None);
+        assert_eq!(parse_duration_text("15"), Some(Duration::from_secs(15)));
+        assert_eq!(parse_duration_text("15 m"), None);
+        assert_eq!(parse_duration_text("1w"), None);
+        assert_eq!(parse_duration_text("99999999999999999999d"), None);
+    }
+
+    #[test]
+    fn defaults() {
+        let config = config("").unwrap();
+        assert_eq!(config.token_ttl, DEFAULT_TOKEN_TTL);
+        assert_eq!(config.leeway, DEFAULT_LEEWAY);
+        assert_eq!(config.entity_key, "id");
+        assert_eq!(config.api_name, "");
+        assert!(config.catchers);
+        assert!(config.routes.entries().is_empty());
+    }
+
+    #[test]
+    fn api_name_forms_are_equal() {
+        for name in ["api/v1", "/api/v1", "/api/v1/", "api/v1/"] {
+            let config = config(&format!("api_name = \"{name}\"\nwhite_list_routes = [\"POST /register\"]")).unwrap();
+            assert_eq!(config.api_name, "/api/v1", "api_name {name:?}");
+            assert_eq!(config.routes.entries()[0].pattern.to_string(), "/api/v1/register", "api_name {name:?}");
+        }
+    }
+
+    #[test]
+    fn api_name_not_on_ignored() {
+        let config = config("api_name = \"/api\"\nignored_routes = [\"GET /\"]").unwrap();
+        assert_eq!(config.routes.entries()[0].pattern.to_string(), "/");
+    }
+
+    #[test]
+    fn api_name_rejects_parameters() {
+        let error = config("api_name = \"/api/<v>\"").unwrap_err();
+        assert_eq!(error.key(), "jwt_router.api_name");
+    }
+
+    #[test]
+    fn entry_errors_name_the_index() {
+        let error = config("white_list_routes = [\"GET /a\", \"FETCH /b\"]").unwrap_err();
+        assert_eq!(error.key(), "jwt_router.white_list_routes[1]");
+        assert!(error.message().contains("not an HTTP method"));
+
+        let error = config("ignored_routes = [[\"GET\"]]").unwrap_err();
+        assert_eq!(error.key(), "jwt_router.ignored_routes[0]");
+
+        let error = config("ignored_routes = [\"/nomethod\"]").unwrap_err();
+        assert!(error.message().contains("has no method"));
+
+        let error = config("ignored_routes = \"GET /\"").unwrap_err();
+        assert_eq!(error.key(), "jwt_router.ignored_routes");
+    }
+
+    #[test]
+    fn unknown_key_rejected() {
+        let error = config("white_list_route = []").unwrap_err();
+        assert!(error.message().contains("unknown key `white_list_route`"), "{error}");
+    }
+
+    #[test]
+    fn secret_rules() {
+        let figment = Figment::from(Toml::string("[jwt_router]\nsecret = \"short\""));
+        let error = Config::from_figment(&figment).unwrap_err();
+        assert_eq!(error.key(), "jwt_router.secret");
+        assert!(error.message().contains("5 bytes long"));
+        assert!(!error.to_string().contains("short"), "the secret must not appear in the message");
+
+        let error = config("secret_env = \"X\"").unwrap_err();
+        assert!(error.message().contains("more than one"));
+
+        let figment = Figment::from(Toml::string("[jwt_router]\nsecret = \"0123456789abcdef0123456789abcdef\"\nalgorithm = \"HS512\""));
+        assert!(Config::from_figment(&figment).unwrap_err().message().contains("at least 64 bytes"));
+
+        let figment = Figment::from(Toml::string("[jwt_router]\nsecret_file = \"/nonexistent/secret\""));
+        let error = Config::from_figment(&figment).unwrap_err();
+        assert_eq!(error.key(), "jwt_router.secret_file");
+
+        let figment = Figment::from(Toml::string("[jwt_router]\nsecret_env = \"JWT_ROUTER_TEST_UNSET_VARIABLE\""));
+        let error = Config::from_figment(&figment).unwrap_err();
+        assert!(error.message().contains("is not set"));
+    }
+
+    #[test]
+    fn secret_file_drops_one_newline() {
+        let path = std::env::temp_dir().join(format!("jwt-router-secret-{}", std::process::id()));
+        std::fs::write(&path, format!("{SECRET}\n")).unwrap();
+
+        let toml = format!("[jwt_router]\nsecret_file = \"{}\"", path.display());
+        let config = Config::from_figment(&Figment::from(Toml::string(&toml))).unwrap();
+        std::fs::remove_file(&path).unwrap();
+
+        assert_eq!(config.secret.bytes(), SECRET.as_bytes());
+    }
+
+    #[test]
+    fn ranges_enforced() {
+        assert_eq!(config("token_ttl = 0").unwrap_err().key(), "jwt_router.token_ttl");
+        assert_eq!(config("token_ttl = \"366d\"").unwrap_err().key(), "jwt_router.token_ttl");
+        assert_eq!(config("token_ttl = \"soon\"").unwrap_err().key(), "jwt_router.token_ttl");
+        assert_eq!(config("leeway = \"10m\"").unwrap_err().key(), "jwt_router.leeway");
+        assert_eq!(config("max_token_length = 10").unwrap_err().key(), "jwt_router.max_token_length");
+        assert_eq!(config("algorithm = \"RS256\"").unwrap_err().key(), "jwt_router.algorithm");
+        assert_eq!(config("entity_key = \"id; DROP TABLE users\"").unwrap_err().key(), "jwt_router.entity_key");
+    }
+}

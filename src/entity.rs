@@ -1,0 +1,267 @@
+//! The [`Entity`] trait: what a token authenticates, and how its row is
+//! loaded through a rocket_db_pools database.
+//!
+//! Table and column names are checked to be plain SQL identifiers and quoted
+//! in the backend's dialect; the id is always a bound parameter of the id's
+//! own SQL type, so a database never compares a token's subject as text
+//! against an integer column.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use rocket_db_pools::Database;
+
+/// A kind of authenticated principal stored in a database table, such as a
+/// user or an API client.
+///
+/// Implement it next to the row type, which also derives `sqlx::FromRow`:
+///
+/// ```
+/// use rocket_db_pools::{sqlx, Database};
+/// use rocket_jwt_router::Entity;
+///
+/// #[derive(Database)]
+/// #[database("app")]
+/// struct AppDb(sqlx::SqlitePool);
+///
+/// #[derive(sqlx::FromRow)]
+/// struct User {
+///     id: i64,
+///     name: String,
+/// }
+///
+/// impl Entity for User {
+///     type Database = AppDb;
+///     type Id = i64;
+///     const TABLE: &'static str = "users";
+/// }
+/// ```
+///
+/// The token's `kind` claim is [`Entity::KIND`], which defaults to the table
+/// name; a guard for one entity type rejects tokens issued for another.
+pub trait Entity: Send + Sync + Unpin + 'static {
+    /// The rocket_db_pools database that holds the table, such as a
+    /// `#[derive(Database)] struct AppDb(sqlx::SqlitePool)`.
+    type Database: Database<Pool: EntityPool>;
+
+    /// The type of the primary key: `i32`, `i64` or `String`.
+    type Id: EntityId;
+
+    /// The table, optionally qualified with a schema (`"auth.users"`). Each
+    /// part must be a plain SQL identifier; launch aborts otherwise.
+    const TABLE: &'static str;
+
+    /// The primary-key column. `None`, the default, uses the configured
+    /// `entity_key` (itself `"id"` by default).
+    const KEY: Option<&'static str> = None;
+
+    /// The entity kind written into tokens. Defaults to [`Entity::TABLE`].
+    /// Changing it invalidates every token issued before the change.
+    const KIND: &'static str = Self::TABLE;
+}
+
+/// A primary-key type that a token's `sub` claim can name.
+///
+/// `sub` is always a JSON string. Parsing is strict: only the exact text that
+/// [`EntityId::to_subject`] produces is accepted, so `"01"`, `"+1"`, `" 1"`,
+/// `"1.0"` and `"1abc"` never name the entity with id 1.
+///
+/// ```
+/// use rocket_jwt_router::EntityId;
+///
+/// assert_eq!(i64::parse_subject("42"), Some(42));
+/// assert_eq!(i64::parse_subject("042"), None);
+/// assert_eq!(42_i64.to_subject(), "42");
+/// assert_eq!(String::parse_subject("alice").as_deref(), Some("alice"));
+/// ```
+pub trait EntityId: Sized + Clone + Send + Sync + 'static {
+    /// Parses the canonical text of an id, or returns `None`.
+    fn parse_subject(subject: &str) -> Option<Self>;
+
+    /// Formats the id as the canonical text stored in `sub`.
+    fn to_subject(&self) -> String;
+}
+
+macro_rules! canonical_integer_id {
+    ($($int:ty),*) => {$(
+        impl EntityId for $int {
+            fn parse_subject(subject: &str) -> Option<Self> {
+                let id: $int = subject.parse().ok()?;
+
+                // `parse` accepts "+1" and "01"; only the canonical form may
+                // name an entity, so that one id has exactly one subject.
+                (id.to_string() == subject).then_some(id)
+            }
+
+            fn to_subject(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+
+canonical_integer_id!(i32, i64);
+
+impl EntityId for String {
+    fn parse_subject(subject: &str) -> Option<Self> {
+        (!subject.is_empty()).then(|| subject.to_owned())
+    }
+
+    fn to_subject(&self) -> String {
+        self.clone()
+    }
+}
+
+/// The SQL dialect of a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite: `"name"` quoting, `?` placeholders.
+    Sqlite,
+    /// PostgreSQL: `"name"` quoting, `$1` placeholders.
+    Postgres,
+    /// MySQL and MariaDB: `` `name` `` quoting, `?` placeholders.
+    MySql,
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A boxed future, as returned by [`EntityPool::fetch_entity`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An sqlx pool that entities can be loaded from. Implemented for the pools of
+/// the enabled backends (`sqlx::SqlitePool`, `sqlx::PgPool`,
+/// `sqlx::MySqlPool`) and sealed.
+///
+/// ```
+/// use rocket_jwt_router::{Dialect, EntityPool};
+///
+/// assert_eq!(<rocket_db_pools::sqlx::SqlitePool as EntityPool>::DIALECT, Dialect::Sqlite);
+/// ```
+pub trait EntityPool: sealed::Sealed + Send + Sync + 'static {
+    /// The sqlx database driver of the pool.
+    type Backend: sqlx::Database;
+
+    /// The SQL dialect used to build the lookup statement.
+    const DIALECT: Dialect;
+
+    /// Runs `sql` with `id` bound as its only parameter and decodes at most
+    /// one row.
+    fn fetch_entity<'a, T, I>(&'a self, sql: &'a str, id: I) -> BoxFuture<'a, Result<Option<T>, sqlx::Error>>
+    where
+        T: for<'r> sqlx::FromRow<'r, <Self::Backend as sqlx::Database>::Row> + Send + Unpin + 'a,
+        I: for<'q> sqlx::Encode<'q, Self::Backend> + sqlx::Type<Self::Backend> + Send + 'a;
+}
+
+macro_rules! entity_pool {
+    ($feature:literal, $backend:ty, $dialect:expr) => {
+        #[cfg(feature = $feature)]
+        impl sealed::Sealed for sqlx::Pool<$backend> {}
+
+        #[cfg(feature = $feature)]
+        impl EntityPool for sqlx::Pool<$backend> {
+            type Backend = $backend;
+
+            const DIALECT: Dialect = $dialect;
+
+            fn fetch_entity<'a, T, I>(&'a self, sql: &'a str, id: I) -> BoxFuture<'a, Result<Option<T>, sqlx::Error>>
+            where
+                T: for<'r> sqlx::FromRow<'r, <Self::Backend as sqlx::Database>::Row> + Send + Unpin + 'a,
+                I: for<'q> sqlx::Encode<'q, Self::Backend> + sqlx::Type<Self::Backend> + Send + 'a,
+            {
+                Box::pin(sqlx::query_as::<$backend, T>(sql).bind(id).fetch_optional(self))
+            }
+        }
+    };
+}
+
+entity_pool!("sqlite", sqlx::Sqlite, Dialect::Sqlite);
+entity_pool!("postgres", sqlx::Postgres, Dialect::Postgres);
+entity_pool!("mysql", sqlx::MySql, Dialect::MySql);
+
+/// The longest identifier that PostgreSQL accepts (63 bytes); MySQL accepts 64.
+const MAX_IDENTIFIER_LENGTH: usize = 63;
+
+/// Checks that `name` is a plain SQL identifier: ASCII letters, digits and
+/// underscores, not starting with a digit, at most 63 bytes.
+pub(crate) fn validate_identifier(name: &str) -> Result<(), String> {
+    let valid_chars = name.bytes().all(|b| b == b'_' || b.is_ascii_alphanumeric());
+    let valid_start = name.bytes().next().is_some_and(|b| b == b'_' || b.is_ascii_alphabetic());
+
+    if !valid_chars || !valid_start || name.len() > MAX_IDENTIFIER_LENGTH {
+        return Err(format!(
+            "`{name}` is not a plain SQL identifier (ASCII letters, digits and `_`, not starting with a digit, at most {MAX_IDENTIFIER_LENGTH} bytes)"
+        ));
+    }
+
+    Ok(())
+}
+
+/// Checks a table name, which may be qualified with one schema.
+pub(crate) fn validate_table(name: &str) -> Result<(), String> {
+    let parts: Vec<&str> = name.split('.').collect();
+    if parts.len() > 2 {
+        return Err(format!("`{name}` has more than one `.`; write `table` or `schema.table`"));
+    }
+
+    parts.into_iter().try_for_each(validate_identifier)
+}
+
+fn quote(dialect: Dialect, identifier: &str) -> String {
+    let quote = if dialect == Dialect::MySql { '`' } else { '"' };
+
+    identifier.split('.').map(|part| format!("{quote}{part}{quote}")).collect::<Vec<_>>().join(".")
+}
+
+/// Builds the statement that loads one entity by its key. Both names must have
+/// passed [`validate_table`] and [`validate_identifier`].
+pub(crate) fn select_statement(dialect: Dialect, table: &str, key: &str) -> String {
+    let placeholder = if dialect == Dialect::Postgres { "$1" } else { "?" };
+
+    format!("SELECT * FROM {} WHERE {} = {placeholder}", quote(dialect, table), quote(dialect, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_subjects_are_canonical() {
+        assert_eq!(i64::parse_subject("1"), Some(1));
+        assert_eq!(i64::parse_subject("-5"), Some(-5));
+        for subject in ["01", "+1", " 1", "1 ", "1.0", "1abc", "", "-0", "1e3", "0x1", "99999999999999999999"] {
+            assert_eq!(i64::parse_subject(subject), None, "subject {subject:?}");
+            assert_eq!(i32::parse_subject(subject), None, "subject {subject:?}");
+        }
+        assert_eq!(i32::parse_subject("2147483648"), None);
+    }
+
+    #[test]
+    fn string_subjects() {
+        assert_eq!(String::parse_subject(""), None);
+        assert_eq!(String::parse_subject(" a").as_deref(), Some(" a"));
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(validate_identifier("id").is_ok());
+        assert!(validate_identifier("_user_id2").is_ok());
+        for bad in ["", "1id", "user id", "id;", "id\"", "i`d", "na\u{ef}ve", &"a".repeat(64)] {
+            assert!(validate_identifier(bad).is_err(), "identifier {bad:?}");
+        }
+        assert!(validate_table("auth.users").is_ok());
+        assert!(validate_table("a.b.c").is_err());
+        assert!(validate_table("auth.").is_err());
+    }
+
+    #[test]
+    fn statements_per_dialect() {
+        assert_eq!(select_statement(Dialect::Sqlite, "users", "id"), r#"SELECT * FROM "users" WHERE "id" = ?"#);
+        assert_eq!(
+            select_statement(Dialect::Postgres, "auth.users", "id"),
+            r#"SELECT * FROM "auth"."users" WHERE "id" = $1"#
+        );
+        assert_eq!(select_statement(Dialect::MySql, "users", "uid"), "SELECT * FROM `users` WHERE `uid` = ?");
+    }
+}

@@ -1,0 +1,204 @@
+//! The [`JwtRouter`] fairing and the gate route it mounts.
+//!
+//! The gate is a route at `/<_..>` for every method, ranked before any other
+//! route, so Rocket runs it first for every request. It classifies the
+//! request, then either forwards it untouched (body included) to the route
+//! that would have served it anyway, or answers 401 itself. A fairing's
+//! `on_request` cannot end a request, and `on_response` runs after the
+//! handler, so neither can deny before the handler runs.
+
+use std::sync::Arc;
+
+use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::http::{Method, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder};
+use rocket::route::{Handler, Outcome, Route};
+use rocket::{catch, catchers, Build, Data, Rocket};
+
+use crate::config::Config;
+use crate::error::{json_error_response, AuthError};
+use crate::guard::{recorded_denial, verified_claims};
+use crate::routes::{Access, RouteTable};
+use crate::token::{TokenIssuer, TokenKeys};
+
+/// The per-instance state that the gate and the guards share.
+pub(crate) struct JwtState {
+    pub(crate) routes: RouteTable,
+    pub(crate) keys: Arc<TokenKeys>,
+    pub(crate) entity_key: String,
+}
+
+/// The fairing that protects every route of a Rocket application.
+///
+/// On ignite it reads the `jwt_router` table (see [`Config`] for every key),
+/// aborts launch if a setting is invalid, puts a [`TokenIssuer`] into managed
+/// state and mounts the gate. From then on every request that matches neither
+/// `white_list_routes` nor `ignored_routes` needs a valid bearer token, and
+/// is answered with 401 before any handler runs if it has none.
+///
+/// ```no_run
+/// use rocket::{get, launch, routes};
+/// use rocket_jwt_router::JwtRouter;
+///
+/// #[get("/")]
+/// fn index() -> &'static str {
+///     "needs a token unless Rocket.toml ignores GET /"
+/// }
+///
+/// #[launch]
+/// fn rocket() -> _ {
+///     rocket::build().attach(JwtRouter::fairing()).mount("/", routes![index])
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JwtRouter {
+    _private: (),
+}
+
+impl JwtRouter {
+    /// Returns the fairing. Attach it once per Rocket instance.
+    ///
+    /// See [`JwtRouter`] for an example.
+    pub fn fairing() -> Self {
+        JwtRouter { _private: () }
+    }
+}
+
+/// Rank of the gate routes: lower ranks are tried first, so no user route can
+/// run before the gate.
+const GATE_RANK: isize = isize::MIN;
+
+/// Every method Rocket can route. HEAD is included because Rocket tries HEAD
+/// routes before it retries a HEAD request as GET.
+const GATE_METHODS: [Method; 9] = [
+    Method::Get,
+    Method::Head,
+    Method::Post,
+    Method::Put,
+    Method::Delete,
+    Method::Patch,
+    Method::Options,
+    Method::Trace,
+    Method::Connect,
+];
+
+#[rocket::async_trait]
+impl Fairing for JwtRouter {
+    fn info(&self) -> Info {
+        Info { name: "JwtRouter", kind: Kind::Ignite | Kind::Singleton }
+    }
+
+    async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        let config = match Config::from_figment(rocket.figment()) {
+            Ok(config) => config,
+            Err(error) => {
+                log::error!("jwt_router: {error}");
+                return Err(rocket);
+            }
+        };
+
+        let keys = match TokenKeys::new(&config) {
+            Ok(keys) => Arc::new(keys),
+            Err(error) => {
+                log::error!("jwt_router: the signing key could not be loaded: {error}");
+                return Err(rocket);
+            }
+        };
+
+        for entry in config.routes.entries() {
+            log::info!("jwt_router: {} {} is open ({})", entry.method, entry.pattern, entry.list.key());
+        }
+
+        let state = Arc::new(JwtState {
+            routes: config.routes,
+            keys: keys.clone(),
+            entity_key: config.entity_key,
+        });
+
+        let gate = Gate { state: state.clone() };
+        let gate_routes: Vec<Route> = GATE_METHODS
+            .iter()
+            .map(|&method| {
+                let mut route = Route::ranked(GATE_RANK, method, "/<_..>", gate.clone());
+                route.name = Some("jwt_router gate".into());
+                route
+            })
+            .collect();
+
+        let mut rocket = rocket.manage(state).manage(TokenIssuer::new(keys)).mount("/", gate_routes);
+        if config.catchers {
+            rocket = rocket.register("/", catchers![unauthorized, unavailable]);
+        }
+
+        Ok(rocket)
+    }
+}
+
+/// The route handler that admits or denies each request.
+#[derive(Clone)]
+struct Gate {
+    state: Arc<JwtState>,
+}
+
+#[rocket::async_trait]
+impl Handler for Gate {
+    async fn handle<'r>(&self, req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r> {
+        match self.admit(req) {
+            // The 404 only shows if no user route serves the request.
+            Ok(()) => Outcome::forward(data, Status::NotFound),
+            Err(error) => Outcome::from(req, error),
+        }
+    }
+}
+
+impl Gate {
+    fn admit(&self, req: &Request<'_>) -> Result<(), AuthError> {
+        if is_cors_preflight(req) {
+            return Ok(());
+        }
+
+        match self.state.routes.classify(req.method(), req.uri().path().segments()) {
+            Access::Ignored(_) | Access::Public(_) => Ok(()),
+            Access::Protected => verified_claims(req, &self.state.keys).as_ref().map(|_| ()).map_err(Clone::clone),
+        }
+    }
+}
+
+/// A CORS preflight carries no credentials by design (Fetch standard), so it
+/// must pass without a token for browsers to send the real request.
+fn is_cors_preflight(req: &Request<'_>) -> bool {
+    let headers = req.headers();
+
+    req.method() == Method::Options && headers.contains("Origin") && headers.contains("Access-Control-Request-Method")
+}
+
+/// The response of the catchers: the guard's recorded error, or a generic body
+/// for a 401 or 503 that came from somewhere else.
+struct CaughtError(Status, Option<AuthError>);
+
+impl<'r> Responder<'r, 'static> for CaughtError {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        if let Some(error) = self.1.filter(|error| error.status() == self.0) {
+            return error.respond_to(req);
+        }
+
+        let description = match self.0.code {
+            401 => "The request requires user authentication.",
+            _ => "The server is currently unavailable.",
+        };
+        let challenge = (self.0 == Status::Unauthorized).then(|| "Bearer".to_owned());
+
+        Ok(json_error_response(self.0, description, challenge))
+    }
+}
+
+#[catch(401)]
+fn unauthorized(req: &Request<'_>) -> CaughtError {
+    CaughtError(Status::Unauthorized, recorded_denial(req))
+}
+
+#[catch(503)]
+fn unavailable(req: &Request<'_>) -> CaughtError {
+    CaughtError(Status::ServiceUnavailable, recorded_denial(req))
+}

@@ -1,0 +1,334 @@
+//! The [`AuthedEntity`] request guard, and bearer-token extraction shared by
+//! the guard and the gate.
+//!
+//! A guard never trusts the gate: it verifies the token itself, even on a
+//! public route. When the gate has already verified the token of the same
+//! request, the guard reuses that result from the request-local cache, so a
+//! request is verified at most once.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex};
+
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::{Ignite, Rocket, Sentinel};
+use rocket_db_pools::Database;
+
+use crate::entity::{select_statement, validate_identifier, validate_table, Entity, EntityId, EntityPool};
+use crate::error::AuthError;
+use crate::gate::JwtState;
+use crate::token::{Claims, TokenKeys};
+
+/// The sqlx driver behind the database of entity type `T`.
+type Backend<T> = <<<T as Entity>::Database as Database>::Pool as EntityPool>::Backend;
+
+/// Returns the bearer token of `req`.
+///
+/// Accepts exactly one `Authorization` header of the form `Bearer <token>`,
+/// with the scheme in any case, one space, and a token of RFC 6750 `b64token`
+/// characters no longer than `max_length` bytes.
+pub(crate) fn bearer_token<'r>(req: &'r Request<'_>, max_length: usize) -> Result<&'r str, AuthError> {
+    let mut values = req.headers().get("Authorization");
+    let value = values.next().ok_or(AuthError::MissingToken)?;
+    if values.next().is_some() {
+        return Err(AuthError::MalformedHeader);
+    }
+
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::UnsupportedScheme);
+    }
+
+    if token.len() > max_length {
+        return Err(AuthError::TokenTooLong);
+    }
+
+    if !is_b64token(token) {
+        return Err(AuthError::MalformedHeader);
+    }
+
+    Ok(token)
+}
+
+/// Checks RFC 6750 section 2.1: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    let valid_body = body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'));
+
+    !body.is_empty() && valid_body
+}
+
+/// The outcome of verifying the bearer token of one request.
+struct VerifiedToken(Result<Claims, AuthError>);
+
+/// Verifies the bearer token of `req` once per request and caches the result.
+pub(crate) fn verified_claims<'r>(req: &'r Request<'_>, keys: &TokenKeys) -> &'r Result<Claims, AuthError> {
+    let verified = req.local_cache(|| {
+        let claims = bearer_token(req, keys.max_token_length()).and_then(|token| keys.verify(token));
+        VerifiedToken(claims)
+    });
+
+    &verified.0
+}
+
+/// The last error that a guard of this crate returned for the request, for the
+/// catchers to send.
+#[derive(Default)]
+struct GuardDenial(Mutex<Option<AuthError>>);
+
+fn record_denial(req: &Request<'_>, error: &AuthError) {
+    let slot = req.local_cache(GuardDenial::default);
+    if let Ok(mut denial) = slot.0.lock() {
+        *denial = Some(error.clone());
+    }
+}
+
+/// Returns the error that a guard of this crate recorded for `req`, if any.
+pub(crate) fn recorded_denial(req: &Request<'_>) -> Option<AuthError> {
+    req.local_cache(GuardDenial::default).0.lock().ok().and_then(|denial| denial.clone())
+}
+
+/// A request guard for the entity that the request's bearer token names.
+///
+/// The guard verifies the token, checks that it was issued for `T`'s
+/// [`Entity::KIND`], parses `sub` strictly into `T::Id` and loads the row from
+/// `T::Database`. It enforces authentication on every route it is used on,
+/// public ones included.
+///
+/// | failure | status |
+/// |---|---|
+/// | no, malformed or invalid token; wrong entity kind; invalid subject; row not found | 401 |
+/// | database unreachable or pool timed out | 503 |
+/// | the row does not decode into `T`, or another database error | 500 |
+///
+/// ```
+/// # use rocket_db_pools::{sqlx, Database};
+/// # use rocket_jwt_router::Entity;
+/// # #[derive(Database)] #[database("app")] struct AppDb(sqlx::SqlitePool);
+/// # #[derive(sqlx::FromRow, serde::Serialize)] struct User { id: i64, name: String }
+/// # impl Entity for User { type Database = AppDb; type Id = i64; const TABLE: &'static str = "users"; }
+/// use rocket::get;
+/// use rocket_jwt_router::AuthedEntity;
+///
+/// #[get("/user")]
+/// fn me(user: AuthedEntity<User>) -> String {
+///     format!("{} has id {}", user.name, user.id())
+/// }
+/// ```
+///
+/// Launch aborts when a route uses this guard but `JwtRouter::fairing()` or
+/// `T::Database`'s fairing is not attached, or when `T::TABLE` or its key
+/// column is not a plain SQL identifier.
+pub struct AuthedEntity<T: Entity> {
+    entity: T,
+    id: T::Id,
+    claims: Arc<Claims>,
+}
+
+impl<T: Entity> AuthedEntity<T> {
+    /// Returns the entity's id, parsed from the verified token's `sub`.
+    ///
+    /// See [`AuthedEntity`] for an example.
+    pub fn id(&self) -> &T::Id {
+        &self.id
+    }
+
+    /// Returns the verified claims of the request's token.
+    ///
+    /// ```
+    /// # use rocket_db_pools::{sqlx, Database};
+    /// # use rocket_jwt_router::Entity;
+    /// # #[derive(Database)] #[database("app")] struct AppDb(sqlx::SqlitePool);
+    /// # #[derive(sqlx::FromRow)] struct User { id: i64 }
+    /// # impl Entity for User { type Database = AppDb; type Id = i64; const TABLE: &'static str = "users"; }
+    /// use rocket_jwt_router::AuthedEntity;
+    ///
+    /// #[rocket::get("/token/expiry")]
+    /// fn expiry(user: AuthedEntity<User>) -> String {
+    ///     user.claims().exp.to_string()
+    /// }
+    /// ```
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// Returns the loaded entity.
+    ///
+    /// ```
+    /// # use rocket_db_pools::{sqlx, Database};
+    /// # use rocket_jwt_router::Entity;
+    /// # #[derive(Database)] #[database("app")] struct AppDb(sqlx::SqlitePool);
+    /// # #[derive(sqlx::FromRow, serde::Serialize)] struct User { id: i64 }
+    /// # impl Entity for User { type Database = AppDb; type Id = i64; const TABLE: &'static str = "users"; }
+    /// use rocket::serde::json::Json;
+    /// use rocket_jwt_router::AuthedEntity;
+    ///
+    /// #[rocket::get("/user")]
+    /// fn me(user: AuthedEntity<User>) -> Json<User> {
+    ///     Json(user.into_inner())
+    /// }
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.entity
+    }
+}
+
+impl<T: Entity> Deref for AuthedEntity<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.entity
+    }
+}
+
+impl<T: Entity + fmt::Debug> fmt::Debug for AuthedEntity<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthedEntity").field("entity", &self.entity).field("claims", &self.claims).finish()
+    }
+}
+
+#[rocket::async_trait]
+impl<'r, T> FromRequest<'r> for AuthedEntity<T>
+where
+    T: Entity + for<'row> sqlx::FromRow<'row, <Backend<T> as sqlx::Database>::Row>,
+    T::Id: for<'q> sqlx::Encode<'q, Backend<T>> + sqlx::Type<Backend<T>>,
+{
+    type Error = AuthError;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, AuthError> {
+        match authenticate::<T>(req).await {
+            Ok(authed) => Outcome::Success(authed),
+            Err(error) => {
+                record_denial(req, &error);
+                Outcome::Error((error.status(), error))
+            }
+        }
+    }
+}
+
+async fn authenticate<T>(req: &Request<'_>) -> Result<AuthedEntity<T>, AuthError>
+where
+    T: Entity + for<'row> sqlx::FromRow<'row, <Backend<T> as sqlx::Database>::Row>,
+    T::Id: for<'q> sqlx::Encode<'q, Backend<T>> + sqlx::Type<Backend<T>>,
+{
+    let Some(state) = req.rocket().state::<Arc<JwtState>>() else {
+        log::error!("jwt_router: `AuthedEntity` was used without `JwtRouter::fairing()` attached");
+        return Err(AuthError::EntityLoadFailed);
+    };
+
+    let claims = verified_claims(req, &state.keys).clone()?;
+    if claims.kind != T::KIND {
+        return Err(AuthError::WrongEntityKind);
+    }
+
+    let id = T::Id::parse_subject(&claims.sub).ok_or(AuthError::InvalidSubject)?;
+    let entity = load_entity::<T>(req.rocket(), state, id.clone()).await?;
+
+    Ok(AuthedEntity { entity, id, claims: Arc::new(claims) })
+}
+
+async fn load_entity<T>(rocket: &Rocket<rocket::Orbit>, state: &JwtState, id: T::Id) -> Result<T, AuthError>
+where
+    T: Entity + for<'row> sqlx::FromRow<'row, <Backend<T> as sqlx::Database>::Row>,
+    T::Id: for<'q> sqlx::Encode<'q, Backend<T>> + sqlx::Type<Backend<T>>,
+{
+    let Some(database) = T::Database::fetch(rocket) else {
+        return Err(AuthError::EntityLoadFailed);
+    };
+
+    let pool: &<T::Database as Database>::Pool = database;
+    let key = T::KEY.unwrap_or(&state.entity_key);
+    let sql = select_statement(<<T::Database as Database>::Pool as EntityPool>::DIALECT, T::TABLE, key);
+
+    match pool.fetch_entity::<T, T::Id>(&sql, id).await {
+        Ok(Some(entity)) => Ok(entity),
+        Ok(None) => Err(AuthError::EntityNotFound),
+        Err(error) => Err(classify_database_error::<T>(&error)),
+    }
+}
+
+/// Maps a database error to 503 when the database cannot be reached or is
+/// overloaded, and to 500 otherwise.
+fn classify_database_error<T: Entity>(error: &sqlx::Error) -> AuthError {
+    let entity = std::any::type_name::<T>();
+
+    if is_unavailable(error) {
+        log::warn!("jwt_router: loading entity `{entity}` failed because the database is unavailable: {error}");
+        return AuthError::DatabaseUnavailable;
+    }
+
+    log::error!("jwt_router: loading entity `{entity}` from table `{}` failed: {error}", T::TABLE);
+    AuthError::EntityLoadFailed
+}
+
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+
+        // SQLSTATE classes 08 (connection exception), 53 (insufficient
+        // resources) and 57 (operator intervention, such as a server shutting
+        // down) mean the server is unusable right now, not that the query is
+        // wrong. MySQL reports "too many connections" as 08004.
+        sqlx::Error::Database(database_error) => database_error
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("53") || code.starts_with("57")),
+        _ => false,
+    }
+}
+
+impl<T: Entity> Sentinel for AuthedEntity<T> {
+    fn abort(rocket: &Rocket<Ignite>) -> bool {
+        let name = std::any::type_name::<T>();
+
+        let Some(state) = rocket.state::<Arc<JwtState>>() else {
+            log::error!(
+                "jwt_router: a route uses `AuthedEntity<{name}>` but `JwtRouter::fairing()` is not attached; \
+                 add `.attach(JwtRouter::fairing())` to the Rocket build"
+            );
+            return true;
+        };
+
+        if rocket.state::<T::Database>().is_none() {
+            let database = std::any::type_name::<T::Database>();
+            log::error!(
+                "jwt_router: a route uses `AuthedEntity<{name}>` but its database `{database}` is not attached; \
+                 add `.attach({database}::init())` to the Rocket build"
+            );
+            return true;
+        }
+
+        if let Err(reason) = validate_table(T::TABLE) {
+            log::error!("jwt_router: `{name}::TABLE`: {reason}");
+            return true;
+        }
+
+        let key = T::KEY.unwrap_or(&state.entity_key);
+        if let Err(reason) = validate_identifier(key) {
+            log::error!("jwt_router: the key column of `{name}`: {reason}");
+            return true;
+        }
+
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_b64token;
+
+    #[test]
+    fn b64token_syntax() {
+        assert!(is_b64token("abc.DEF-_~+/"));
+        assert!(is_b64token("abc=="));
+        assert!(!is_b64token(""));
+        assert!(!is_b64token("=="));
+        assert!(!is_b64token(" abc"));
+        assert!(!is_b64token("a=b"));
+        assert!(!is_b64token("a b"));
+        assert!(!is_b64token("a,b"));
+    }
+}
