@@ -14,6 +14,7 @@ use rocket::figment::value::Value;
 use rocket::figment::Figment;
 use serde::Deserialize;
 
+use crate::audit::AuditMode;
 use crate::entity::validate_identifier;
 use crate::routes::{parse_method, PathPattern, RouteEntry, RouteList, RouteTable};
 
@@ -180,6 +181,7 @@ struct RawConfig {
     leeway: Option<Value>,
     max_token_length: Option<usize>,
     catchers: Option<bool>,
+    route_audit: Option<String>,
 }
 
 /// The validated `jwt_router` configuration.
@@ -194,13 +196,14 @@ struct RawConfig {
 /// | `secret_file` | none | Path of a file whose contents are the secret, relative to the Rocket.toml that sets it. One trailing newline is ignored. |
 /// | `secret_env` | none | Name of an environment variable whose value is the secret. |
 /// | `algorithm` | `"HS256"` | `HS256`, `HS384` or `HS512`. Tokens signed with any other algorithm are rejected. |
-/// | `white_list_routes` | `[]` | Public routes, `["POST", "/register"]` or `"POST /register"`, with `api_name` in front. |
+/// | `white_list_routes` | `[]` | Public routes, `["POST", "/register"]`, `"POST /register"` or `{ method = "GET", path = "/about", allow_overlap = true }`, with `api_name` in front. |
 /// | `ignored_routes` | `[]` | Routes the gate skips entirely, written with their full path. |
 /// | `api_name` | `""` | Path prefix for `white_list_routes`; `"api/v1"`, `"/api/v1"` and `"/api/v1/"` are equal. |
 /// | `entity_key` | `"id"` | Primary-key column used to load entities, unless an [`Entity`](crate::Entity) overrides it. |
 /// | `token_ttl` | `"1h"` | Token lifetime: seconds, or a number with `s`, `m`, `h` or `d` (`"15m"`, `"30d"`). At most 365 days. |
 /// | `leeway` | `"30s"` | Clock skew allowed when checking `exp`, `nbf` and `iat`. At most 5 minutes. Each second of leeway lets an expired token live a second longer. |
 /// | `max_token_length` | `8192` | Longest bearer token, in bytes, that the server will try to decode. |
+/// | `route_audit` | `"abort"` | What to do when an entry matches no mounted route or opens a mounted route with a different pattern: `"abort"` launch, or `"warn"` and launch anyway (for applications that mount routes after ignition). |
 /// | `catchers` | `true` | Register JSON catchers for 401 and 503 at `/`, so that guard failures carry the same body and `WWW-Authenticate` header as gate denials. Turn off when the application registers its own catchers for those codes at `/`. |
 ///
 /// ```
@@ -231,6 +234,7 @@ pub struct Config {
     pub(crate) leeway: Duration,
     pub(crate) max_token_length: usize,
     pub(crate) catchers: bool,
+    pub(crate) route_audit: AuditMode,
 }
 
 impl Config {
@@ -290,6 +294,7 @@ impl Config {
             leeway,
             max_token_length,
             catchers: raw.catchers.unwrap_or(true),
+            route_audit: parse_audit_mode(raw.route_audit.as_deref())?,
         })
     }
 
@@ -354,6 +359,14 @@ impl Config {
     /// ```
     pub fn leeway(&self) -> Duration {
         self.leeway
+    }
+}
+
+fn parse_audit_mode(text: Option<&str>) -> Result<AuditMode, ConfigError> {
+    match text {
+        None | Some("abort") => Ok(AuditMode::Abort),
+        Some("warn") => Ok(AuditMode::Warn),
+        Some(other) => Err(ConfigError::new(key("route_audit"), format!("`{other}` is not an audit mode; use \"abort\" or \"warn\""))),
     }
 }
 
@@ -478,9 +491,27 @@ fn parse_entries(value: Option<&Value>, list: RouteList, prefix: &[String]) -> R
 }
 
 fn parse_entry(item: &Value, list: RouteList, prefix: &[String]) -> Result<RouteEntry, String> {
-    const SHAPE: &str = "write each route as [\"METHOD\", \"/path\"] or \"METHOD /path\"";
+    const SHAPE: &str =
+        "write each route as [\"METHOD\", \"/path\"], \"METHOD /path\" or { method = \"METHOD\", path = \"/path\", allow_overlap = true }";
 
+    let mut allow_overlap = false;
     let (method, path) = match item {
+        Value::Dict(_, table) => {
+            if let Some(unknown) = table.keys().find(|name| !matches!(name.as_str(), "method" | "path" | "allow_overlap")) {
+                return Err(format!("unknown key `{unknown}`; {SHAPE}"));
+            }
+
+            let text = |name: &str| table.get(name).and_then(Value::as_str).map(str::to_owned);
+            let (Some(method), Some(path)) = (text("method"), text("path")) else {
+                return Err(format!("`method` and `path` must both be strings; {SHAPE}"));
+            };
+
+            allow_overlap = match table.get("allow_overlap") {
+                None => false,
+                Some(value) => value.to_bool().ok_or_else(|| "`allow_overlap` must be true or false".to_owned())?,
+            };
+            (method, path)
+        }
         Value::String(_, text) => match text.split_once(' ') {
             Some((method, path)) => (method.to_owned(), path.to_owned()),
             None => return Err(format!("`{text}` has no method; {SHAPE}")),
@@ -499,7 +530,7 @@ fn parse_entry(item: &Value, list: RouteList, prefix: &[String]) -> Result<Route
     let pattern = PathPattern::parse(&path)?;
     let source = format!("{method} {path}");
 
-    Ok(RouteEntry { list, method, pattern: pattern.prefixed(prefix), source })
+    Ok(RouteEntry { list, method, pattern: pattern.prefixed(prefix), source, allow_overlap })
 }
 
 /// Parses seconds (`900`) or a number with a unit (`"15m"`, `"1h30m"`).
@@ -627,6 +658,18 @@ mod tests {
 
         let error = config("ignored_routes = [\"/nomethod\"]").unwrap_err();
         assert!(error.message().contains("has no method"));
+
+        let error = config("ignored_routes = [{ method = \"GET\", path = \"/\", allow = true }]").unwrap_err();
+        assert!(error.message().contains("unknown key `allow`"));
+
+        let error = config("ignored_routes = [{ method = \"GET\", path = \"/\", allow_overlap = \"yes\" }]").unwrap_err();
+        assert!(error.message().contains("true or false"));
+
+        let config_with_table = config("ignored_routes = [{ method = \"GET\", path = \"/\", allow_overlap = true }]").unwrap();
+        assert!(config_with_table.routes.entries()[0].allow_overlap);
+
+        let error = config("route_audit = \"ignore\"").unwrap_err();
+        assert_eq!(error.key(), "jwt_router.route_audit");
 
         let error = config("ignored_routes = \"GET /\"").unwrap_err();
         assert_eq!(error.key(), "jwt_router.ignored_routes");

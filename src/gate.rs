@@ -9,13 +9,14 @@
 
 use std::sync::Arc;
 
-use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::fairing::{self, AdHoc, Fairing, Info, Kind};
 use rocket::http::{Method, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder};
 use rocket::route::{Handler, Outcome, Route};
 use rocket::{catch, catchers, Build, Data, Rocket};
 
+use crate::audit::{audit, AuditMode, GATE_ROUTE_NAME};
 use crate::config::Config;
 use crate::error::{json_error_response, AuthError};
 use crate::guard::{recorded_denial, verified_claims};
@@ -106,10 +107,6 @@ impl Fairing for JwtRouter {
             }
         };
 
-        for entry in config.routes.entries() {
-            log::info!("jwt_router: {} {} is open ({})", entry.method, entry.pattern, entry.list.key());
-        }
-
         let state = Arc::new(JwtState {
             routes: config.routes,
             keys: keys.clone(),
@@ -121,17 +118,93 @@ impl Fairing for JwtRouter {
             .iter()
             .map(|&method| {
                 let mut route = Route::ranked(GATE_RANK, method, "/<_..>", gate.clone());
-                route.name = Some("jwt_router gate".into());
+                route.name = Some(GATE_ROUTE_NAME.into());
                 route
             })
             .collect();
 
-        let mut rocket = rocket.manage(state).manage(TokenIssuer::new(keys)).mount("/", gate_routes);
+        let mode = config.route_audit;
+        let audit_state = state.clone();
+        let audit_fairing = AdHoc::try_on_ignite("JwtRouter route audit", move |rocket| async move {
+            run_audit(rocket, &audit_state, mode)
+        });
+
+        let mut rocket = rocket.manage(state).manage(TokenIssuer::new(keys)).mount("/", gate_routes).attach(audit_fairing);
         if config.catchers {
             rocket = rocket.register("/", catchers![unauthorized, unavailable]);
         }
 
         Ok(rocket)
+    }
+}
+
+/// Logs the access class of every mounted route and applies `mode` to the
+/// problems found. Fairings attached during ignition run after all others, so
+/// this sees every route mounted before launch.
+fn run_audit(rocket: Rocket<Build>, state: &JwtState, mode: AuditMode) -> fairing::Result {
+    let report = audit(&rocket, &state.routes);
+
+    log::info!("jwt_router: access of mounted routes:");
+    for line in &report.lines {
+        log::info!("   >> {line}");
+    }
+
+    for problem in &report.problems {
+        match mode {
+            AuditMode::Abort => log::error!("jwt_router: {problem}"),
+            AuditMode::Warn => log::warn!("jwt_router: {problem} (launching anyway because route_audit = \"warn\")"),
+        }
+    }
+
+    let abort = mode == AuditMode::Abort && !report.problems.is_empty();
+    let rocket = rocket.manage(RouteReport { lines: report.lines, problems: report.problems.into_iter().map(|p| p.0).collect() });
+    if abort {
+        return Err(rocket);
+    }
+
+    Ok(rocket)
+}
+
+/// The route audit of one Rocket instance, in managed state: the same lines
+/// and problems that were logged at launch.
+///
+/// ```
+/// use rocket::local::blocking::Client;
+/// use rocket_jwt_router::{JwtRouter, RouteReport};
+///
+/// #[rocket::get("/")]
+/// fn index() {}
+///
+/// let figment = rocket::Config::figment()
+///     .merge(("jwt_router.secret", "an example secret of at least 32 bytes"))
+///     .merge(("jwt_router.ignored_routes", ["GET /"]));
+/// let rocket = rocket::custom(figment).attach(JwtRouter::fairing()).mount("/", rocket::routes![index]);
+/// let client = Client::tracked(rocket).unwrap();
+///
+/// let report = client.rocket().state::<RouteReport>().unwrap();
+/// assert_eq!(report.lines(), ["GET / (index): ignored by `GET /`"]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RouteReport {
+    lines: Vec<String>,
+    problems: Vec<String>,
+}
+
+impl RouteReport {
+    /// Returns one line per mounted route: its method, URI, name and access
+    /// class (`protected`, `public by ...` or `ignored by ...`).
+    ///
+    /// See [`RouteReport`] for an example.
+    pub fn lines(&self) -> &[String] {
+        &self.lines
+    }
+
+    /// Returns the problems the audit found. Launch only gets this far with
+    /// problems when `route_audit = "warn"`.
+    ///
+    /// See [`RouteReport`] for an example.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
     }
 }
 

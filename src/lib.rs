@@ -6,6 +6,7 @@
 //! [`AuthedEntity<T>`] loads the authenticated entity from the application's
 //! rocket_db_pools database, and the managed [`TokenIssuer`] issues tokens.
 
+mod audit;
 mod config;
 mod entity;
 mod error;
@@ -14,9 +15,10 @@ mod guard;
 mod routes;
 mod token;
 
+pub use audit::AuditMode;
 pub use config::{Algorithm, Config, ConfigError, CONFIG_KEY};
 pub use entity::{BoxFuture, Dialect, Entity, EntityId, EntityPool};
 pub use error::AuthError;
-pub use gate::JwtRouter;
+pub use gate::{JwtRouter, RouteReport};
 pub use guard::AuthedEntity;
 pub use token::{Claims, IssuedToken, TokenIssuer};

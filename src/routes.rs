@@ -179,6 +179,8 @@ pub(crate) struct RouteEntry {
     pub(crate) pattern: PathPattern,
     /// The entry as written in the configuration, for messages.
     pub(crate) source: String,
+    /// Whether the entry may open mounted routes with a different pattern.
+    pub(crate) allow_overlap: bool,
 }
 
 impl fmt::Display for RouteEntry {
@@ -313,7 +315,7 @@ mod tests {
     use super::*;
 
     fn entry(list: RouteList, method: Method, path: &str) -> RouteEntry {
-        RouteEntry { list, method, pattern: PathPattern::parse(path).unwrap(), source: path.to_owned() }
+        RouteEntry { list, method, pattern: PathPattern::parse(path).unwrap(), source: path.to_owned(), allow_overlap: false }
     }
 
     fn classify(table: &RouteTable, method: Method, path: &str) -> Access {
