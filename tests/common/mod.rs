@@ -363,3 +363,19 @@ pub fn valid_claims(sub: &str) -> serde_json::Value {
     let now = now();
     serde_json::json!({ "sub": sub, "kind": "users", "iat": now, "exp": now + 600, "jti": "test" })
 }
+
+/// Ignites `rocket`, expects it to fail, and returns what failed: the names
+/// of failed fairings, or the type names of aborting sentinels.
+pub async fn launch_failures(rocket: Rocket<Build>) -> Vec<String> {
+    let error = match rocket.ignite().await {
+        Ok(_) => panic!("launch should have been aborted"),
+        Err(error) => error,
+    };
+
+    // Reading the kind marks the error as handled, so its drop does not panic.
+    match error.kind() {
+        rocket::error::ErrorKind::FailedFairings(fairings) => fairings.iter().map(|info| info.name.to_owned()).collect(),
+        rocket::error::ErrorKind::SentinelAborts(sentries) => sentries.iter().map(|sentry| sentry.type_name.to_owned()).collect(),
+        other => vec![other.to_string()],
+    }
+}
