@@ -50,7 +50,7 @@ fn index() -> &'static str {
     "rocket_jwt_router quickstart: POST /api/v1/register with {\"name\": \"...\"} to get a token.\n"
 }
 
-#[post("/register", format = "json", data = "<new_user>")]
+#[post("/register", data = "<new_user>")]
 async fn register(
     mut db: Connection<AppDb>,
     issuer: &State<TokenIssuer>,
