@@ -21,7 +21,19 @@ use crate::routes::{PatternSegment, RouteEntry, RouteList, RouteTable};
 /// The name of the gate routes, which the audit skips.
 pub(crate) const GATE_ROUTE_NAME: &str = "jwt_router gate";
 
-/// What the audit does with a problem.
+/// What the route audit does with a problem, set by `route_audit` in the
+/// `jwt_router` table.
+///
+/// ```
+/// use rocket::figment::{Figment, providers::Serialized};
+/// use rocket_jwt_router::{AuditMode, Config};
+///
+/// assert_eq!(AuditMode::default(), AuditMode::Abort);
+///
+/// let figment = Figment::from(Serialized::default("jwt_router.secret", "x".repeat(32)))
+///     .merge(Serialized::default("jwt_router.route_audit", "warn"));
+/// assert_eq!(Config::from_figment(&figment).unwrap().route_audit(), AuditMode::Warn);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuditMode {
     /// Abort launch. The default.

@@ -19,6 +19,10 @@ use crate::entity::validate_identifier;
 use crate::routes::{parse_method, PathPattern, RouteEntry, RouteList, RouteTable};
 
 /// The name of the configuration table that the fairing reads.
+///
+/// ```
+/// assert_eq!(rocket_jwt_router::CONFIG_KEY, "jwt_router");
+/// ```
 pub const CONFIG_KEY: &str = "jwt_router";
 
 const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(60 * 60);
@@ -347,6 +351,18 @@ impl Config {
     /// ```
     pub fn token_ttl(&self) -> Duration {
         self.token_ttl
+    }
+
+    /// Returns what the route audit does with a problem.
+    ///
+    /// ```
+    /// # use rocket::figment::{Figment, providers::Serialized};
+    /// # use rocket_jwt_router::{AuditMode, Config};
+    /// # let figment = Figment::from(Serialized::default("jwt_router.secret", "x".repeat(32)));
+    /// assert_eq!(Config::from_figment(&figment).unwrap().route_audit(), AuditMode::Abort);
+    /// ```
+    pub fn route_audit(&self) -> AuditMode {
+        self.route_audit
     }
 
     /// Returns the clock skew allowed when checking time claims.

@@ -112,7 +112,18 @@ impl EntityId for String {
     }
 }
 
-/// The SQL dialect of a backend.
+/// The SQL dialect of a backend, which decides identifier quoting and
+/// parameter placeholders.
+///
+/// ```
+/// use rocket_jwt_router::{Dialect, EntityPool};
+///
+/// fn dialect_of<P: EntityPool>() -> Dialect {
+///     P::DIALECT
+/// }
+///
+/// assert_eq!(dialect_of::<rocket_db_pools::sqlx::SqlitePool>(), Dialect::Sqlite);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     /// SQLite: `"name"` quoting, `?` placeholders.
@@ -128,6 +139,13 @@ mod sealed {
 }
 
 /// A boxed future, as returned by [`EntityPool::fetch_entity`].
+///
+/// ```
+/// use rocket_jwt_router::BoxFuture;
+///
+/// let future: BoxFuture<'static, u8> = Box::pin(async { 7 });
+/// assert_eq!(rocket::tokio::runtime::Runtime::new().unwrap().block_on(future), 7);
+/// ```
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// An sqlx pool that entities can be loaded from. Implemented for the pools of

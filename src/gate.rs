@@ -141,6 +141,8 @@ impl Fairing for JwtRouter {
 /// Logs the access class of every mounted route and applies `mode` to the
 /// problems found. Fairings attached during ignition run after all others, so
 /// this sees every route mounted before launch.
+// `fairing::Result` is Rocket's own type for ignite fairings.
+#[allow(clippy::result_large_err)]
 fn run_audit(rocket: Rocket<Build>, state: &JwtState, mode: AuditMode) -> fairing::Result {
     let report = audit(&rocket, &state.routes);
 
@@ -175,7 +177,7 @@ fn run_audit(rocket: Rocket<Build>, state: &JwtState, mode: AuditMode) -> fairin
 /// #[rocket::get("/")]
 /// fn index() {}
 ///
-/// let figment = rocket::Config::figment()
+/// let figment = rocket::figment::Figment::from(rocket::Config::debug_default())
 ///     .merge(("jwt_router.secret", "an example secret of at least 32 bytes"))
 ///     .merge(("jwt_router.ignored_routes", ["GET /"]));
 /// let rocket = rocket::custom(figment).attach(JwtRouter::fairing()).mount("/", rocket::routes![index]);
