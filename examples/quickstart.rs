@@ -9,6 +9,12 @@
 //! - `POST /api/v1/register` is public and returns a token for a new user,
 //! - `GET /api/v1/user` returns the authenticated user,
 //! - `POST /api/v1/token` returns a fresh token for the authenticated user.
+//!
+//! The same code runs on PostgreSQL or MariaDB/MySQL: build it with the
+//! `postgres` or `mysql` feature and point `ROCKET_DATABASES` at the server,
+//! for example
+//! `ROCKET_DATABASES='{app={url="postgres://postgres@127.0.0.1:5432/test"}}' cargo run --example quickstart --features postgres`.
+//! It creates its `users` table on first start on each backend.
 
 use std::path::Path;
 
@@ -21,9 +27,17 @@ use rocket_db_pools::{sqlx, Connection, Database};
 use rocket_jwt_router::{AuthError, AuthedEntity, Entity, IssuedToken, JwtRouter, TokenIssuer};
 use serde::{Deserialize, Serialize};
 
+/// The pool type follows the enabled backend feature, PostgreSQL first.
+#[cfg(feature = "postgres")]
+type Pool = sqlx::PgPool;
+#[cfg(all(feature = "mysql", not(feature = "postgres")))]
+type Pool = sqlx::MySqlPool;
+#[cfg(not(any(feature = "postgres", feature = "mysql")))]
+type Pool = sqlx::SqlitePool;
+
 #[derive(Database)]
 #[database("app")]
-pub struct AppDb(sqlx::SqlitePool);
+pub struct AppDb(Pool);
 
 #[derive(Debug, sqlx::FromRow, Serialize)]
 pub struct User {
@@ -62,14 +76,10 @@ async fn register(
         return Err(json_error(Status::UnprocessableEntity, &description));
     }
 
-    let id: i64 = sqlx::query_scalar("INSERT INTO users (name) VALUES (?) RETURNING id")
-        .bind(name)
-        .fetch_one(&mut **db)
-        .await
-        .map_err(|error| {
-            rocket::error!("quickstart: inserting a user failed: {error}");
-            json_error(Status::ServiceUnavailable, "The database is unavailable.")
-        })?;
+    let id = insert_user(&mut db, name).await.map_err(|error| {
+        rocket::error!("quickstart: inserting a user failed: {error}");
+        json_error(Status::ServiceUnavailable, "The database is unavailable.")
+    })?;
 
     let token = issuer.register::<User>(&id).map_err(auth_error)?;
     Ok(Custom(Status::Created, Json(token)))
@@ -94,14 +104,39 @@ fn auth_error(error: AuthError) -> Custom<Json<Value>> {
     json_error(error.status(), error.description())
 }
 
+#[cfg(feature = "postgres")]
+const CREATE_USERS: &str = "CREATE TABLE IF NOT EXISTS users (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL)";
+#[cfg(all(feature = "mysql", not(feature = "postgres")))]
+const CREATE_USERS: &str =
+    "CREATE TABLE IF NOT EXISTS users (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(64) NOT NULL)";
+#[cfg(not(any(feature = "postgres", feature = "mysql")))]
+const CREATE_USERS: &str = "CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL)";
+
+/// Inserts a user and returns its id.
+#[cfg(feature = "postgres")]
+async fn insert_user(db: &mut Connection<AppDb>, name: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("INSERT INTO users (name) VALUES ($1) RETURNING id").bind(name).fetch_one(&mut ***db).await
+}
+
+/// Inserts a user and returns its id. MySQL 8 has no `RETURNING`.
+#[cfg(all(feature = "mysql", not(feature = "postgres")))]
+async fn insert_user(db: &mut Connection<AppDb>, name: &str) -> Result<i64, sqlx::Error> {
+    let result = sqlx::query("INSERT INTO users (name) VALUES (?)").bind(name).execute(&mut ***db).await?;
+    i64::try_from(result.last_insert_id()).map_err(|error| sqlx::Error::Decode(Box::new(error)))
+}
+
+/// Inserts a user and returns its id.
+#[cfg(not(any(feature = "postgres", feature = "mysql")))]
+async fn insert_user(db: &mut Connection<AppDb>, name: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("INSERT INTO users (name) VALUES (?) RETURNING id").bind(name).fetch_one(&mut ***db).await
+}
+
 async fn create_schema(rocket: Rocket<Build>) -> fairing::Result {
     let Some(db) = AppDb::fetch(&rocket) else {
         return Err(rocket);
     };
 
-    let created = sqlx::query("CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL)")
-        .execute(&**db)
-        .await;
+    let created = sqlx::query(CREATE_USERS).execute(&**db).await;
 
     match created {
         Ok(_) => Ok(rocket),

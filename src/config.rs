@@ -392,8 +392,10 @@ fn extract_raw(figment: &Figment) -> Result<RawConfig, ConfigError> {
     }
 
     figment.extract_inner::<RawConfig>(CONFIG_KEY).map_err(|error| {
-        let path = error.path.join(".");
-        let name = if path.is_empty() { CONFIG_KEY.to_owned() } else { path };
+        // The table is flat, so the path holds at most one key besides the
+        // table's own name, in an order that differs between error kinds.
+        let inner: Vec<&str> = error.path.iter().map(String::as_str).filter(|part| *part != CONFIG_KEY).collect();
+        let name = if inner.is_empty() { CONFIG_KEY.to_owned() } else { key(&inner.join(".")) };
         let message = match &error.kind {
             rocket::figment::error::Kind::UnknownField(field, expected) => format!(
                 "unknown key `{field}`; expected one of {}",
@@ -695,6 +697,13 @@ mod tests {
     fn unknown_key_rejected() {
         let error = config("white_list_route = []").unwrap_err();
         assert!(error.message().contains("unknown key `white_list_route`"), "{error}");
+        assert_eq!(error.key(), "jwt_router.white_list_route");
+
+        let error = config("max_token_length = \"big\"").unwrap_err();
+        assert_eq!(error.key(), "jwt_router.max_token_length");
+
+        let error = config("catchers = 3").unwrap_err();
+        assert_eq!(error.key(), "jwt_router.catchers");
     }
 
     #[test]

@@ -75,6 +75,11 @@ pub trait Entity: Send + Sync + Unpin + 'static {
 /// assert_eq!(String::parse_subject("alice").as_deref(), Some("alice"));
 /// ```
 pub trait EntityId: Sized + Clone + Send + Sync + 'static {
+    /// Whether the id is compared as text in SQL. Text ids are compared byte
+    /// for byte, even where the column's collation ignores case or trailing
+    /// spaces (MySQL and MariaDB by default). Defaults to `false`.
+    const IS_TEXT: bool = false;
+
     /// Parses the canonical text of an id, or returns `None`.
     fn parse_subject(subject: &str) -> Option<Self>;
 
@@ -103,6 +108,8 @@ macro_rules! canonical_integer_id {
 canonical_integer_id!(i32, i64);
 
 impl EntityId for String {
+    const IS_TEXT: bool = true;
+
     fn parse_subject(subject: &str) -> Option<Self> {
         (!subject.is_empty()).then(|| subject.to_owned())
     }
@@ -148,6 +155,25 @@ mod sealed {
 /// ```
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Why loading an entity failed.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum FetchError {
+    /// No connection could be acquired: the database is unreachable, refuses
+    /// connections, or the pool timed out.
+    Acquire(sqlx::Error),
+    /// The statement failed on an acquired connection.
+    Query(sqlx::Error),
+}
+
+/// The statement that loads one entity, and how often the id is bound to it.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadStatement {
+    pub(crate) sql: String,
+    pub(crate) id_binds: usize,
+}
+
 /// An sqlx pool that entities can be loaded from. Implemented for the pools of
 /// the enabled backends (`sqlx::SqlitePool`, `sqlx::PgPool`,
 /// `sqlx::MySqlPool`) and sealed.
@@ -164,12 +190,13 @@ pub trait EntityPool: sealed::Sealed + Send + Sync + 'static {
     /// The SQL dialect used to build the lookup statement.
     const DIALECT: Dialect;
 
-    /// Runs `sql` with `id` bound as its only parameter and decodes at most
-    /// one row.
-    fn fetch_entity<'a, T, I>(&'a self, sql: &'a str, id: I) -> BoxFuture<'a, Result<Option<T>, sqlx::Error>>
+    /// Acquires a connection, runs `statement` with `id` bound to each of its
+    /// placeholders and decodes at most one row.
+    #[doc(hidden)]
+    fn fetch_entity<'a, T, I>(&'a self, statement: &'a LoadStatement, id: I) -> BoxFuture<'a, Result<Option<T>, FetchError>>
     where
         T: for<'r> sqlx::FromRow<'r, <Self::Backend as sqlx::Database>::Row> + Send + Unpin + 'a,
-        I: for<'q> sqlx::Encode<'q, Self::Backend> + sqlx::Type<Self::Backend> + Send + 'a;
+        I: for<'q> sqlx::Encode<'q, Self::Backend> + sqlx::Type<Self::Backend> + Clone + Send + 'a;
 }
 
 macro_rules! entity_pool {
@@ -183,12 +210,21 @@ macro_rules! entity_pool {
 
             const DIALECT: Dialect = $dialect;
 
-            fn fetch_entity<'a, T, I>(&'a self, sql: &'a str, id: I) -> BoxFuture<'a, Result<Option<T>, sqlx::Error>>
+            fn fetch_entity<'a, T, I>(&'a self, statement: &'a LoadStatement, id: I) -> BoxFuture<'a, Result<Option<T>, FetchError>>
             where
                 T: for<'r> sqlx::FromRow<'r, <Self::Backend as sqlx::Database>::Row> + Send + Unpin + 'a,
-                I: for<'q> sqlx::Encode<'q, Self::Backend> + sqlx::Type<Self::Backend> + Send + 'a,
+                I: for<'q> sqlx::Encode<'q, Self::Backend> + sqlx::Type<Self::Backend> + Clone + Send + 'a,
             {
-                Box::pin(sqlx::query_as::<$backend, T>(sql).bind(id).fetch_optional(self))
+                Box::pin(async move {
+                    let mut connection = self.acquire().await.map_err(FetchError::Acquire)?;
+
+                    let mut query = sqlx::query_as::<$backend, T>(&statement.sql);
+                    for _ in 0..statement.id_binds {
+                        query = query.bind(id.clone());
+                    }
+
+                    query.fetch_optional(&mut *connection).await.map_err(FetchError::Query)
+                })
             }
         }
     };
@@ -234,10 +270,24 @@ fn quote(dialect: Dialect, identifier: &str) -> String {
 
 /// Builds the statement that loads one entity by its key. Both names must have
 /// passed [`validate_table`] and [`validate_identifier`].
-pub(crate) fn select_statement(dialect: Dialect, table: &str, key: &str) -> String {
-    let placeholder = if dialect == Dialect::Postgres { "$1" } else { "?" };
+///
+/// Text ids are compared byte for byte. SQLite gets `COLLATE BINARY`, which
+/// overrides a `NOCASE` column. MySQL and MariaDB compare with the column's
+/// collation, which by default ignores case and trailing spaces, so a second
+/// `BINARY` comparison keeps the index lookup and rejects near matches.
+/// PostgreSQL compares text exactly under deterministic collations.
+pub(crate) fn select_statement(dialect: Dialect, table: &str, key: &str, text_id: bool) -> LoadStatement {
+    let table = quote(dialect, table);
+    let key = quote(dialect, key);
 
-    format!("SELECT * FROM {} WHERE {} = {placeholder}", quote(dialect, table), quote(dialect, key))
+    let (condition, id_binds) = match (dialect, text_id) {
+        (Dialect::Postgres, _) => (format!("{key} = $1"), 1),
+        (Dialect::Sqlite, true) => (format!("{key} = ? COLLATE BINARY"), 1),
+        (Dialect::MySql, true) => (format!("{key} = ? AND BINARY {key} = BINARY ?"), 2),
+        (_, false) => (format!("{key} = ?"), 1),
+    };
+
+    LoadStatement { sql: format!("SELECT * FROM {table} WHERE {condition}"), id_binds }
 }
 
 #[cfg(test)]
@@ -275,11 +325,24 @@ mod tests {
 
     #[test]
     fn statements_per_dialect() {
-        assert_eq!(select_statement(Dialect::Sqlite, "users", "id"), r#"SELECT * FROM "users" WHERE "id" = ?"#);
-        assert_eq!(
-            select_statement(Dialect::Postgres, "auth.users", "id"),
-            r#"SELECT * FROM "auth"."users" WHERE "id" = $1"#
-        );
-        assert_eq!(select_statement(Dialect::MySql, "users", "uid"), "SELECT * FROM `users` WHERE `uid` = ?");
+        let sql = |dialect, table, key, text| select_statement(dialect, table, key, text).sql;
+
+        assert_eq!(sql(Dialect::Sqlite, "users", "id", false), r#"SELECT * FROM "users" WHERE "id" = ?"#);
+        assert_eq!(sql(Dialect::Postgres, "auth.users", "id", false), r#"SELECT * FROM "auth"."users" WHERE "id" = $1"#);
+        assert_eq!(sql(Dialect::MySql, "users", "uid", false), "SELECT * FROM `users` WHERE `uid` = ?");
+    }
+
+    #[test]
+    fn text_ids_compare_exactly() {
+        let sqlite = select_statement(Dialect::Sqlite, "users", "id", true);
+        assert_eq!(sqlite.sql, r#"SELECT * FROM "users" WHERE "id" = ? COLLATE BINARY"#);
+        assert_eq!(sqlite.id_binds, 1);
+
+        let mysql = select_statement(Dialect::MySql, "users", "id", true);
+        assert_eq!(mysql.sql, "SELECT * FROM `users` WHERE `id` = ? AND BINARY `id` = BINARY ?");
+        assert_eq!(mysql.id_binds, 2);
+
+        let postgres = select_statement(Dialect::Postgres, "users", "id", true);
+        assert_eq!(postgres.id_binds, 1);
     }
 }

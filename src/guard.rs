@@ -14,7 +14,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
 use rocket_db_pools::Database;
 
-use crate::entity::{select_statement, validate_identifier, validate_table, Entity, EntityId, EntityPool};
+use crate::entity::{select_statement, validate_identifier, validate_table, Entity, EntityId, EntityPool, FetchError};
 use crate::error::AuthError;
 use crate::gate::JwtState;
 use crate::token::{Claims, TokenKeys};
@@ -238,27 +238,38 @@ where
 
     let pool: &<T::Database as Database>::Pool = database;
     let key = T::KEY.unwrap_or(&state.entity_key);
-    let sql = select_statement(<<T::Database as Database>::Pool as EntityPool>::DIALECT, T::TABLE, key);
+    let dialect = <<T::Database as Database>::Pool as EntityPool>::DIALECT;
+    let statement = select_statement(dialect, T::TABLE, key, T::Id::IS_TEXT);
 
-    match pool.fetch_entity::<T, T::Id>(&sql, id).await {
+    match pool.fetch_entity::<T, T::Id>(&statement, id).await {
         Ok(Some(entity)) => Ok(entity),
         Ok(None) => Err(AuthError::EntityNotFound),
-        Err(error) => Err(classify_database_error::<T>(&error)),
+        Err(error) => Err(classify_fetch_error::<T>(&error)),
     }
 }
 
-/// Maps a database error to 503 when the database cannot be reached or is
-/// overloaded, and to 500 otherwise.
-fn classify_database_error<T: Entity>(error: &sqlx::Error) -> AuthError {
+/// Maps a failed load to 503 when the database cannot be reached or is
+/// overloaded, and to 500 when the statement itself failed.
+fn classify_fetch_error<T: Entity>(error: &FetchError) -> AuthError {
     let entity = std::any::type_name::<T>();
 
-    if is_unavailable(error) {
-        log::warn!("jwt_router: loading entity `{entity}` failed because the database is unavailable: {error}");
-        return AuthError::DatabaseUnavailable;
+    match error {
+        // Any failure to get a connection, including an authentication or
+        // "database does not exist" error while reconnecting, means the
+        // database cannot serve requests right now.
+        FetchError::Acquire(error) => {
+            log::warn!("jwt_router: loading entity `{entity}` failed: no database connection: {error}");
+            AuthError::DatabaseUnavailable
+        }
+        FetchError::Query(error) if is_unavailable(error) => {
+            log::warn!("jwt_router: loading entity `{entity}` failed: the database connection broke: {error}");
+            AuthError::DatabaseUnavailable
+        }
+        FetchError::Query(error) => {
+            log::error!("jwt_router: loading entity `{entity}` from table `{}` failed: {error}", T::TABLE);
+            AuthError::EntityLoadFailed
+        }
     }
-
-    log::error!("jwt_router: loading entity `{entity}` from table `{}` failed: {error}", T::TABLE);
-    AuthError::EntityLoadFailed
 }
 
 fn is_unavailable(error: &sqlx::Error) -> bool {

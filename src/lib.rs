@@ -111,7 +111,7 @@ mod token;
 
 pub use audit::AuditMode;
 pub use config::{Algorithm, Config, ConfigError, CONFIG_KEY};
-pub use entity::{BoxFuture, Dialect, Entity, EntityId, EntityPool};
+pub use entity::{BoxFuture, Dialect, Entity, EntityId, EntityPool, FetchError, LoadStatement};
 pub use error::AuthError;
 pub use gate::{JwtRouter, RouteReport};
 pub use guard::AuthedEntity;
