@@ -45,6 +45,7 @@ fn required() -> bool {
 }
 
 /// Returns the base URL of a networked backend, or `None` to skip.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn backend_url(variable: &str, name: &str) -> Option<String> {
     match std::env::var(variable) {
         Ok(url) if !url.is_empty() => Some(url),
@@ -95,6 +96,7 @@ fn split_authority(url: &str) -> (&str, &str) {
 }
 
 /// Returns `url` with its port replaced by `port`.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn with_port(url: &str, port: u16) -> String {
     let (authority, rest) = split_authority(url);
     let host_end = authority.rfind(':').filter(|&index| index > authority.find("://").unwrap_or(0) + 3).unwrap_or(authority.len());
@@ -102,6 +104,7 @@ fn with_port(url: &str, port: u16) -> String {
 }
 
 /// Returns the `host:port` that `url` points at.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn socket_address(url: &str) -> String {
     let (authority, _) = split_authority(url);
     let host_port = authority.rsplit('@').next().unwrap_or(authority);
@@ -147,6 +150,7 @@ impl Namespace {
 
 /// Runs one administrative statement on its own connection.
 async fn execute_admin(kind: Kind, url: &str, statement: &str) {
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     use rocket_db_pools::sqlx::Connection;
 
     match kind {
@@ -211,6 +215,7 @@ async fn get(client: &Client, path: &str, token: &str) -> common::Reply {
 
 /// A TCP proxy on 127.0.0.1 that can be stopped and restarted on the same
 /// port, to make a database unreachable and reachable again.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 struct Proxy {
     port: u16,
     target: String,
@@ -218,6 +223,7 @@ struct Proxy {
     connections: std::sync::Arc<std::sync::Mutex<Vec<rocket::tokio::task::JoinHandle<()>>>>,
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 impl Proxy {
     async fn start(port: u16, target: &str) -> Proxy {
         let mut proxy = Proxy { port, target: target.to_owned(), accept_task: None, connections: Default::default() };
@@ -255,6 +261,7 @@ impl Proxy {
     }
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop();
