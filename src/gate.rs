@@ -7,7 +7,8 @@
 //! `on_request` cannot end a request, and `on_response` runs after the
 //! handler, so neither can deny before the handler runs.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use rocket::fairing::{self, AdHoc, Fairing, Info, Kind};
 use rocket::http::{Method, Status};
@@ -28,6 +29,8 @@ pub(crate) struct JwtState {
     pub(crate) routes: RouteTable,
     pub(crate) keys: Arc<TokenKeys>,
     pub(crate) entity_key: String,
+    /// Routes already reported for using `AuthedEntity` while being open.
+    pub(crate) reported_routes: Mutex<HashSet<String>>,
 }
 
 /// The fairing that protects every route of a Rocket application.
@@ -111,6 +114,7 @@ impl Fairing for JwtRouter {
             routes: config.routes,
             keys: keys.clone(),
             entity_key: config.entity_key,
+            reported_routes: Mutex::default(),
         });
 
         let gate = Gate { state: state.clone() };

@@ -17,6 +17,7 @@ use rocket_db_pools::Database;
 use crate::entity::{select_statement, validate_identifier, validate_table, Entity, EntityId, EntityPool, FetchError};
 use crate::error::AuthError;
 use crate::gate::JwtState;
+use crate::routes::Access;
 use crate::token::{Claims, TokenKeys};
 
 /// The sqlx driver behind the database of entity type `T`.
@@ -216,6 +217,8 @@ where
         return Err(AuthError::EntityLoadFailed);
     };
 
+    report_guard_on_open_route::<T>(req, state);
+
     let claims = verified_claims(req, &state.keys).clone()?;
     if claims.kind != T::KIND {
         return Err(AuthError::WrongEntityKind);
@@ -225,6 +228,30 @@ where
     let entity = load_entity::<T>(req.rocket(), state, id.clone()).await?;
 
     Ok(AuthedEntity { entity, id, claims: Arc::new(claims) })
+}
+
+/// Warns once per route when a route that the configuration opens still takes
+/// an `AuthedEntity`, which then demands a token anyway. Rocket 0.5 does not
+/// expose a route's guard types to fairings, so this is reported on the first
+/// request rather than at launch.
+fn report_guard_on_open_route<T: Entity>(req: &Request<'_>, state: &JwtState) {
+    let access = state.routes.classify(req.method(), req.uri().path().segments());
+    let entry = match access {
+        Access::Public(entry) | Access::Ignored(entry) => &state.routes.entries()[entry],
+        Access::Protected => return,
+    };
+
+    let route = req.route().map_or_else(|| req.uri().path().to_string(), |route| format!("{} {}", route.method, route.uri));
+    let first_time = state.reported_routes.lock().map(|mut reported| reported.insert(route.clone())).unwrap_or(false);
+    if first_time {
+        log::warn!(
+            "jwt_router: route {route} is opened by the {} entry `{}` but takes `AuthedEntity<{}>`, which still \
+             requires a valid token; use `OptionalEntity` for routes that also serve anonymous requests",
+            entry.list.key(),
+            entry.source,
+            std::any::type_name::<T>(),
+        );
+    }
 }
 
 async fn load_entity<T>(rocket: &Rocket<rocket::Orbit>, state: &JwtState, id: T::Id) -> Result<T, AuthError>
@@ -288,6 +315,52 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
             .code()
             .is_some_and(|code| code.starts_with("08") || code.starts_with("53") || code.starts_with("57")),
         _ => false,
+    }
+}
+
+/// The verified claims of the request's bearer token, without a database
+/// lookup.
+///
+/// ```
+/// use rocket::get;
+/// use rocket_jwt_router::Claims;
+///
+/// #[get("/whoami")]
+/// fn whoami(claims: Claims) -> String {
+///     format!("{} {}", claims.kind, claims.sub)
+/// }
+/// ```
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Claims {
+    type Error = AuthError;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, AuthError> {
+        let Some(state) = req.rocket().state::<Arc<JwtState>>() else {
+            log::error!("jwt_router: the `Claims` guard was used without `JwtRouter::fairing()` attached");
+            return Outcome::Error((AuthError::EntityLoadFailed.status(), AuthError::EntityLoadFailed));
+        };
+
+        match verified_claims(req, &state.keys) {
+            Ok(claims) => Outcome::Success(claims.clone()),
+            Err(error) => {
+                record_denial(req, error);
+                Outcome::Error((error.status(), error.clone()))
+            }
+        }
+    }
+}
+
+impl Sentinel for Claims {
+    fn abort(rocket: &Rocket<Ignite>) -> bool {
+        if rocket.state::<Arc<JwtState>>().is_some() {
+            return false;
+        }
+
+        log::error!(
+            "jwt_router: a route uses the `Claims` guard but `JwtRouter::fairing()` is not attached; \
+             add `.attach(JwtRouter::fairing())` to the Rocket build"
+        );
+        true
     }
 }
 

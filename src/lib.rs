@@ -106,7 +106,9 @@ mod entity;
 mod error;
 mod gate;
 mod guard;
+mod optional;
 mod routes;
+pub mod testing;
 mod token;
 
 pub use audit::AuditMode;
@@ -115,4 +117,5 @@ pub use entity::{BoxFuture, Dialect, Entity, EntityId, EntityPool, FetchError, L
 pub use error::AuthError;
 pub use gate::{JwtRouter, RouteReport};
 pub use guard::AuthedEntity;
+pub use optional::OptionalEntity;
 pub use token::{Claims, IssuedToken, TokenIssuer};

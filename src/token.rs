@@ -132,22 +132,50 @@ impl TokenKeys {
         self.max_token_length
     }
 
-    /// Signs a new token for the entity `kind` with id `subject`.
-    pub(crate) fn issue(&self, kind: &str, subject: String) -> Result<IssuedToken, AuthError> {
+    pub(crate) fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    pub(crate) fn leeway(&self) -> u64 {
+        self.leeway
+    }
+
+    /// Builds the claims of a new token for the entity `kind` with id `subject`.
+    pub(crate) fn claims_for(&self, kind: &str, subject: String) -> Result<Claims, AuthError> {
         let now = self.clock.now();
-        let claims = Claims {
+
+        Ok(Claims {
             sub: subject,
             kind: kind.to_owned(),
             iat: now,
             exp: now.saturating_add(self.ttl.as_secs()),
             jti: random_token_id()?,
             nbf: None,
-        };
+        })
+    }
 
-        let access_token = jsonwebtoken::encode(&self.header, &claims, &self.encoding).map_err(|error| {
+    /// Signs `claims` with the configured key and algorithm.
+    pub(crate) fn sign(&self, claims: &Claims) -> Result<String, AuthError> {
+        jsonwebtoken::encode(&self.header, claims, &self.encoding).map_err(|error| {
             log::error!("jwt_router: signing a token failed: {error}");
             AuthError::IssueFailed
-        })?;
+        })
+    }
+
+    /// Signs `claims` with a random key of the configured algorithm, so that
+    /// verification fails only on the signature.
+    pub(crate) fn sign_with_random_key(&self, claims: &Claims) -> Result<String, AuthError> {
+        let mut secret = [0_u8; 64];
+        getrandom::fill(&mut secret).map_err(|_| AuthError::IssueFailed)?;
+        let key = EncodingKey::from_secret(&secret).map_err(|_| AuthError::IssueFailed)?;
+
+        jsonwebtoken::encode(&self.header, claims, &key).map_err(|_| AuthError::IssueFailed)
+    }
+
+    /// Signs a new token for the entity `kind` with id `subject`.
+    pub(crate) fn issue(&self, kind: &str, subject: String) -> Result<IssuedToken, AuthError> {
+        let claims = self.claims_for(kind, subject)?;
+        let access_token = self.sign(&claims)?;
 
         Ok(IssuedToken { access_token, token_type: "Bearer", expires_in: self.ttl.as_secs() })
     }
@@ -229,6 +257,10 @@ pub struct TokenIssuer {
 impl TokenIssuer {
     pub(crate) fn new(keys: Arc<TokenKeys>) -> Self {
         TokenIssuer { keys }
+    }
+
+    pub(crate) fn keys(&self) -> &TokenKeys {
+        &self.keys
     }
 
     /// Creates a token for the entity of type `T` with id `id`, typically

@@ -161,7 +161,7 @@ fn route_table_is_logged() {
         assert!(report.lines().iter().any(|logged| logged == line), "missing line {line:?} in {:?}", report.lines());
         assert_logged(&[line]);
     }
-    assert_eq!(report.lines().len(), 15, "one line per mounted route, the gate excluded: {:?}", report.lines());
+    assert_eq!(report.lines().len(), 17, "one line per mounted route, the gate excluded: {:?}", report.lines());
 }
 
 #[derive(rocket_db_pools::Database)]
@@ -246,4 +246,40 @@ fn invalid_table_aborts() {
 
     assert!(failures.iter().any(|name| name.contains("AuthedEntity<launch::BadTable>")), "{failures:?}");
     assert_logged(&["BadTable::TABLE", "not a plain SQL identifier"]);
+}
+
+#[test]
+fn guard_on_public_route_is_reported() {
+    let _serial = serial();
+    let database = TempDatabase::new();
+
+    run(async {
+        let client = Client::tracked(common::rocket(common::figment(&database.url(), common::DEFAULT_CONFIG))).await.unwrap();
+        for _ in 0..3 {
+            let response = client.get("/api/v1/public/user").dispatch().await;
+            assert_eq!(response.status(), rocket::http::Status::Unauthorized);
+        }
+    });
+
+    let fragments = ["route GET /api/v1/public/user is opened by the white_list_routes entry `GET /public/user`", "AuthedEntity<", "OptionalEntity"];
+    assert_logged(&fragments);
+    let reports = messages().iter().filter(|message| message.contains(fragments[0])).count();
+    assert_eq!(reports, 1, "the route is reported once, not per request");
+}
+
+#[get("/claims")]
+fn claims_route(claims: rocket_jwt_router::Claims) -> String {
+    claims.sub
+}
+
+#[test]
+fn claims_without_fairing_aborts() {
+    let _serial = serial();
+    let database = TempDatabase::new();
+    let rocket = rocket::custom(common::figment(&database.url(), "")).mount("/", routes![claims_route]);
+
+    let failures = run(common::launch_failures(rocket));
+
+    assert!(failures.iter().any(|name| name.contains("Claims")), "{failures:?}");
+    assert_logged(&["`Claims` guard", ".attach(JwtRouter::fairing())"]);
 }

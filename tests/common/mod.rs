@@ -19,7 +19,7 @@ use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket::serde::json::Json;
 use rocket::{get, options, post, routes, Build, Rocket, State};
 use rocket_db_pools::{sqlx, Database};
-use rocket_jwt_router::{AuthedEntity, Entity, JwtRouter, TokenIssuer};
+use rocket_jwt_router::{AuthedEntity, Claims, Entity, JwtRouter, OptionalEntity, TokenIssuer};
 use serde::Serialize;
 
 /// The HS256 secret of the default test configuration.
@@ -34,6 +34,7 @@ white_list_routes = [
     "GET /apples/sub/<id>",
     "GET /articles/<id>",
     "GET /public/user",
+    { method = "GET", path = "/greeting", allow_overlap = true },
 ]
 ignored_routes = [["GET", "/"]]
 "#;
@@ -160,6 +161,21 @@ fn public_user(user: AuthedEntity<User>, hits: &State<Hits>) -> Json<User> {
     Json(user.into_inner())
 }
 
+#[get("/greeting")]
+fn greeting(user: OptionalEntity<User>, hits: &State<Hits>) -> String {
+    hits.record("greeting");
+    match user.as_ref() {
+        Some(user) => format!("hello {}", user.name),
+        None => "hello stranger".to_owned(),
+    }
+}
+
+#[get("/claims")]
+fn claims(claims: Claims, hits: &State<Hits>) -> String {
+    hits.record("claims");
+    format!("{} {}", claims.kind, claims.sub)
+}
+
 #[options("/user")]
 fn user_options(hits: &State<Hits>) -> &'static str {
     hits.record("user_options");
@@ -240,7 +256,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
             "/api/v1",
             routes![
                 about, slug, user_by_id, users_me, article, apples, apple_sub, register, echo, me, admin, public_user,
-                user_options
+                user_options, greeting, claims
             ],
         )
 }
