@@ -6,7 +6,6 @@
 //! misread access rule is a security hole that no request-time check can find.
 
 use std::fmt;
-use std::path::Path;
 use std::time::Duration;
 
 use rocket::figment::value::magic::RelativePathBuf;
@@ -14,7 +13,11 @@ use rocket::figment::value::Value;
 use rocket::figment::Figment;
 use serde::Deserialize;
 
+use crate::algorithm::Algorithm;
 use crate::audit::AuditMode;
+use crate::key_config::{load_keys, parse_algorithm, Shorthand};
+use crate::keys::KeySet;
+use rocket::http::Method;
 use crate::entity::validate_identifier;
 use crate::routes::{parse_method, PathPattern, RouteEntry, RouteList, RouteTable};
 
@@ -51,7 +54,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
         ConfigError { key: key.into(), message: message.into() }
     }
 
@@ -88,85 +91,8 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-fn key(name: &str) -> String {
+pub(crate) fn key(name: &str) -> String {
     format!("{CONFIG_KEY}.{name}")
-}
-
-/// The HMAC algorithm that signs and verifies tokens.
-///
-/// The algorithm comes from the configuration only and is never read from a
-/// token's header.
-///
-/// ```
-/// use rocket_jwt_router::Algorithm;
-///
-/// assert_eq!(Algorithm::default(), Algorithm::HS256);
-/// assert_eq!(Algorithm::HS512.min_secret_length(), 64);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Algorithm {
-    /// HMAC with SHA-256. The default.
-    #[default]
-    HS256,
-    /// HMAC with SHA-384.
-    HS384,
-    /// HMAC with SHA-512.
-    HS512,
-}
-
-impl Algorithm {
-    /// Returns the minimum secret length in bytes: the hash output size, as
-    /// RFC 7518 section 3.2 requires.
-    ///
-    /// ```
-    /// use rocket_jwt_router::Algorithm;
-    ///
-    /// assert_eq!(Algorithm::HS256.min_secret_length(), 32);
-    /// ```
-    pub fn min_secret_length(self) -> usize {
-        match self {
-            Algorithm::HS256 => 32,
-            Algorithm::HS384 => 48,
-            Algorithm::HS512 => 64,
-        }
-    }
-
-    pub(crate) fn to_jsonwebtoken(self) -> jsonwebtoken::Algorithm {
-        match self {
-            Algorithm::HS256 => jsonwebtoken::Algorithm::HS256,
-            Algorithm::HS384 => jsonwebtoken::Algorithm::HS384,
-            Algorithm::HS512 => jsonwebtoken::Algorithm::HS512,
-        }
-    }
-
-    fn parse(text: &str) -> Result<Self, ConfigError> {
-        match text {
-            "HS256" => Ok(Algorithm::HS256),
-            "HS384" => Ok(Algorithm::HS384),
-            "HS512" => Ok(Algorithm::HS512),
-            _ => Err(ConfigError::new(
-                key("algorithm"),
-                format!("`{text}` is not a supported algorithm; use HS256, HS384 or HS512"),
-            )),
-        }
-    }
-}
-
-/// Secret key bytes whose `Debug` output hides them.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Secret(Vec<u8>);
-
-impl Secret {
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Secret([{} bytes hidden])", self.0.len())
-    }
 }
 
 /// The `jwt_router` table as written, before validation.
@@ -177,6 +103,15 @@ struct RawConfig {
     secret_file: Option<RelativePathBuf>,
     secret_env: Option<String>,
     algorithm: Option<String>,
+    // Read with their own types in `key_config`; declared here so that the
+    // unknown-key check accepts them.
+    #[allow(dead_code)]
+    signing_key: Option<Value>,
+    #[allow(dead_code)]
+    verify_keys: Option<Value>,
+    jwks_path: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
     white_list_routes: Option<Value>,
     ignored_routes: Option<Value>,
     api_name: Option<String>,
@@ -229,8 +164,10 @@ struct RawConfig {
 /// ```
 #[derive(Debug)]
 pub struct Config {
-    pub(crate) algorithm: Algorithm,
-    pub(crate) secret: Secret,
+    pub(crate) keys: KeySet,
+    pub(crate) jwks_path: Option<String>,
+    pub(crate) issuer: Option<String>,
+    pub(crate) audience: Option<String>,
     pub(crate) routes: RouteTable,
     pub(crate) api_name: String,
     pub(crate) entity_key: String,
@@ -261,13 +198,26 @@ impl Config {
     pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
         let raw = extract_raw(figment)?;
 
-        let algorithm = raw.algorithm.as_deref().map(Algorithm::parse).transpose()?.unwrap_or_default();
-        let secret = load_secret(&raw, algorithm)?;
+        let algorithm = match raw.algorithm.as_deref() {
+            Some(text) => parse_algorithm(&key("algorithm"), text)?,
+            None => Algorithm::default(),
+        };
+        let shorthand = Shorthand { secret: raw.secret.as_deref(), secret_file: raw.secret_file.as_ref(), secret_env: raw.secret_env.as_deref() };
+        let keys = load_keys(figment, shorthand, algorithm)?;
         let api_segments = parse_api_name(raw.api_name.as_deref().unwrap_or(""))?;
         let api_name = api_segments.iter().map(|segment| format!("/{segment}")).collect::<String>();
 
         let mut entries = parse_entries(raw.ignored_routes.as_ref(), RouteList::Ignored, &[])?;
         entries.extend(parse_entries(raw.white_list_routes.as_ref(), RouteList::WhiteList, &api_segments)?);
+
+        let jwks_path = raw.jwks_path.as_deref().map(parse_jwks_path).transpose()?;
+        if let Some((path, pattern)) = &jwks_path {
+            let source = format!("jwks_path = \"{path}\"");
+            entries.push(RouteEntry { list: RouteList::Ignored, method: Method::Get, pattern: pattern.clone(), source, allow_overlap: false });
+        }
+
+        let issuer = raw.issuer.map(|issuer| non_empty("issuer", issuer)).transpose()?;
+        let audience = raw.audience.map(|audience| non_empty("audience", audience)).transpose()?;
 
         let entity_key = raw.entity_key.unwrap_or_else(|| "id".to_owned());
         validate_identifier(&entity_key)
@@ -289,8 +239,10 @@ impl Config {
         }
 
         Ok(Config {
-            algorithm,
-            secret,
+            keys,
+            jwks_path: jwks_path.map(|(path, _)| path),
+            issuer,
+            audience,
             routes: RouteTable::new(entries),
             api_name,
             entity_key,
@@ -302,7 +254,7 @@ impl Config {
         })
     }
 
-    /// Returns the signing algorithm.
+    /// Returns the algorithm of the signing key.
     ///
     /// ```
     /// # use rocket::figment::{Figment, providers::Serialized};
@@ -312,7 +264,7 @@ impl Config {
     /// assert_eq!(config.algorithm(), Algorithm::HS256);
     /// ```
     pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
+        self.keys.signing_algorithm()
     }
 
     /// Returns the normalized `api_name`: empty, or `/` followed by segments
@@ -407,64 +359,25 @@ fn extract_raw(figment: &Figment) -> Result<RawConfig, ConfigError> {
     })
 }
 
-fn load_secret(raw: &RawConfig, algorithm: Algorithm) -> Result<Secret, ConfigError> {
-    let sources = [raw.secret.is_some(), raw.secret_file.is_some(), raw.secret_env.is_some()];
-    let (name, bytes) = match sources {
-        [false, false, false] => {
-            return Err(ConfigError::new(
-                key("secret"),
-                "no signing secret is configured; set `secret_file` to a file with at least 32 random bytes, \
-                 `secret_env` to the name of an environment variable that holds them, \
-                 or `secret` (for example through ROCKET_JWT_ROUTER='{secret=\"...\"}')",
-            ))
-        }
-        [true, false, false] => ("secret", raw.secret.clone().unwrap_or_default().into_bytes()),
-        [false, true, false] => ("secret_file", read_secret_file(&raw.secret_file.as_ref().map(RelativePathBuf::relative).unwrap_or_default())?),
-        [false, false, true] => ("secret_env", read_secret_env(raw.secret_env.as_deref().unwrap_or(""))?),
-        _ => {
-            return Err(ConfigError::new(
-                key("secret"),
-                "more than one of `secret`, `secret_file` and `secret_env` is set; keep exactly one",
-            ))
-        }
-    };
-
-    let min = algorithm.min_secret_length();
-    if bytes.len() < min {
-        return Err(ConfigError::new(
-            key(name),
-            format!(
-                "the secret is {} bytes long but {algorithm:?} needs at least {min} bytes; \
-                 generate one with `openssl rand -base64 {min}`",
-                bytes.len()
-            ),
-        ));
+fn non_empty(name: &str, value: String) -> Result<String, ConfigError> {
+    if value.is_empty() {
+        return Err(ConfigError::new(key(name), "must not be empty; remove the key to leave it unchecked"));
     }
 
-    Ok(Secret(bytes))
+    Ok(value)
 }
 
-fn read_secret_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
-    let mut bytes = std::fs::read(path).map_err(|error| {
-        ConfigError::new(key("secret_file"), format!("cannot read `{}`: {error}", path.display()))
-    })?;
+/// Parses `jwks_path`: a fixed path without parameters.
+fn parse_jwks_path(path: &str) -> Result<(String, PathPattern), ConfigError> {
+    let invalid = |reason: String| ConfigError::new(key("jwks_path"), reason);
+    let pattern = PathPattern::parse(path).map_err(invalid)?;
 
-    // Editors and `echo` add a final newline that is not part of the secret.
-    if bytes.ends_with(b"\n") {
-        bytes.pop();
-        if bytes.ends_with(b"\r") {
-            bytes.pop();
-        }
+    let fixed = pattern.segments.iter().all(|segment| matches!(segment, crate::routes::PatternSegment::Static(_)));
+    if !fixed || pattern.segments.is_empty() {
+        return Err(invalid(format!("`{path}` must be a fixed path such as \"/.well-known/jwks.json\"")));
     }
 
-    Ok(bytes)
-}
-
-fn read_secret_env(name: &str) -> Result<Vec<u8>, ConfigError> {
-    match std::env::var_os(name) {
-        Some(value) => Ok(value.into_encoded_bytes()),
-        None => Err(ConfigError::new(key("secret_env"), format!("the environment variable `{name}` is not set"))),
-    }
+    Ok((pattern.to_string(), pattern))
 }
 
 fn parse_api_name(text: &str) -> Result<Vec<String>, ConfigError> {
@@ -711,7 +624,7 @@ mod tests {
         let figment = Figment::from(Toml::string("[jwt_router]\nsecret = \"short\""));
         let error = Config::from_figment(&figment).unwrap_err();
         assert_eq!(error.key(), "jwt_router.secret");
-        assert!(error.message().contains("5 bytes long"));
+        assert!(error.message().contains("5 bytes long"), "{error}");
         assert!(!error.to_string().contains("short"), "the secret must not appear in the message");
 
         let error = config("secret_env = \"X\"").unwrap_err();
@@ -719,6 +632,9 @@ mod tests {
 
         let figment = Figment::from(Toml::string("[jwt_router]\nsecret = \"0123456789abcdef0123456789abcdef\"\nalgorithm = \"HS512\""));
         assert!(Config::from_figment(&figment).unwrap_err().message().contains("at least 64 bytes"));
+
+        let figment = Figment::from(Toml::string("[jwt_router]\nsecret = \"0123456789abcdef0123456789abcdef\"\nalgorithm = \"RS256\""));
+        assert!(Config::from_figment(&figment).unwrap_err().message().contains("use `signing_key`"));
 
         let figment = Figment::from(Toml::string("[jwt_router]\nsecret_file = \"/nonexistent/secret\""));
         let error = Config::from_figment(&figment).unwrap_err();
@@ -738,7 +654,12 @@ mod tests {
         let config = Config::from_figment(&Figment::from(Toml::string(&toml))).unwrap();
         std::fs::remove_file(&path).unwrap();
 
-        assert_eq!(config.secret.bytes(), SECRET.as_bytes());
+        let token = jsonwebtoken::encode(&config.keys.header(), &serde_json::json!({}), config.keys.encoding_key()).unwrap();
+        let key = jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes()).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        assert!(jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation).is_ok(), "the file's secret without its newline signs");
     }
 
     #[test]
@@ -748,7 +669,9 @@ mod tests {
         assert_eq!(config("token_ttl = \"soon\"").unwrap_err().key(), "jwt_router.token_ttl");
         assert_eq!(config("leeway = \"10m\"").unwrap_err().key(), "jwt_router.leeway");
         assert_eq!(config("max_token_length = 10").unwrap_err().key(), "jwt_router.max_token_length");
-        assert_eq!(config("algorithm = \"RS256\"").unwrap_err().key(), "jwt_router.algorithm");
+        assert_eq!(config("algorithm = \"none\"").unwrap_err().key(), "jwt_router.algorithm");
+        assert_eq!(config("jwks_path = \"/keys/<id>\"").unwrap_err().key(), "jwt_router.jwks_path");
+        assert_eq!(config("issuer = \"\"").unwrap_err().key(), "jwt_router.issuer");
         assert_eq!(config("entity_key = \"id; DROP TABLE users\"").unwrap_err().key(), "jwt_router.entity_key");
     }
 }

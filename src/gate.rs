@@ -102,20 +102,20 @@ impl Fairing for JwtRouter {
             }
         };
 
-        let keys = match TokenKeys::new(&config) {
-            Ok(keys) => Arc::new(keys),
-            Err(error) => {
-                log::error!("jwt_router: the signing key could not be loaded: {error}");
-                return Err(rocket);
-            }
-        };
+        let Config { keys, issuer, audience, token_ttl, leeway, max_token_length, routes, entity_key, catchers, route_audit, jwks_path, .. } = config;
+        let keys = Arc::new(TokenKeys::new(keys, issuer, audience, token_ttl, leeway, max_token_length));
 
-        let state = Arc::new(JwtState {
-            routes: config.routes,
-            keys: keys.clone(),
-            entity_key: config.entity_key,
-            reported_routes: Mutex::default(),
+        for kid in keys.key_set().kids() {
+            log::info!("jwt_router: verifies tokens signed with key `{kid}`");
+        }
+
+        let jwks_route = jwks_path.map(|path| {
+            let mut route = Route::new(Method::Get, &path, JwksDocument(Arc::from(keys.key_set().jwks())));
+            route.name = Some("jwt_router JWK Set".into());
+            route
         });
+
+        let state = Arc::new(JwtState { routes, keys: keys.clone(), entity_key, reported_routes: Mutex::default() });
 
         let gate = Gate { state: state.clone() };
         let gate_routes: Vec<Route> = GATE_METHODS
@@ -127,14 +127,17 @@ impl Fairing for JwtRouter {
             })
             .collect();
 
-        let mode = config.route_audit;
+        let mode = route_audit;
         let audit_state = state.clone();
         let audit_fairing = AdHoc::try_on_ignite("JwtRouter route audit", move |rocket| async move {
             run_audit(rocket, &audit_state, mode)
         });
 
         let mut rocket = rocket.manage(state).manage(TokenIssuer::new(keys)).mount("/", gate_routes).attach(audit_fairing);
-        if config.catchers {
+        if let Some(route) = jwks_route {
+            rocket = rocket.mount("/", vec![route]);
+        }
+        if catchers {
             rocket = rocket.register("/", catchers![unauthorized, unavailable]);
         }
 
@@ -211,6 +214,19 @@ impl RouteReport {
     /// See [`RouteReport`] for an example.
     pub fn problems(&self) -> &[String] {
         &self.problems
+    }
+}
+
+/// The route that publishes the JWK Set of the verification keys. The
+/// configuration adds its path to `ignored_routes`, so it is public.
+#[derive(Clone)]
+struct JwksDocument(Arc<str>);
+
+#[rocket::async_trait]
+impl Handler for JwksDocument {
+    async fn handle<'r>(&self, req: &'r Request<'_>, _: Data<'r>) -> Outcome<'r> {
+        let content_type = rocket::http::ContentType::new("application", "jwk-set+json");
+        Outcome::from(req, (content_type, self.0.to_string()))
     }
 }
 

@@ -100,22 +100,28 @@
 //! Rocket's default JSON catcher and an RFC 6750 `WWW-Authenticate` header, or
 //! 503 when the database is unavailable.
 
+mod algorithm;
 mod audit;
 mod config;
 mod entity;
 mod error;
 mod gate;
 mod guard;
+pub mod jws;
+mod key_config;
+mod keys;
 mod optional;
 mod routes;
 pub mod testing;
 mod token;
 
 pub use audit::AuditMode;
-pub use config::{Algorithm, Config, ConfigError, CONFIG_KEY};
+pub use algorithm::Algorithm;
+pub use config::{Config, ConfigError, CONFIG_KEY};
 pub use entity::{BoxFuture, Dialect, Entity, EntityId, EntityPool, FetchError, LoadStatement};
 pub use error::AuthError;
 pub use gate::{JwtRouter, RouteReport};
 pub use guard::AuthedEntity;
 pub use optional::OptionalEntity;
-pub use token::{Claims, IssuedToken, TokenIssuer};
+pub use keys::{KeyError, VerificationKey};
+pub use token::{Audience, Claims, IssuedToken, TokenIssuer};

@@ -49,7 +49,7 @@ pub enum TokenFault {
     Expired,
     /// `iat` and `nbf` lie an hour beyond the leeway in the future.
     NotYetValid,
-    /// Signed with a random key instead of the application's.
+    /// Signed by the application's key, with one bit of the signature flipped.
     BadSignature,
     /// Issued for another entity kind than `T`'s.
     WrongKind,
@@ -80,11 +80,28 @@ impl TokenIssuer {
                 claims.exp = claims.iat + keys.ttl().as_secs();
             }
             TokenFault::WrongKind => claims.kind = format!("not-{}", T::KIND),
-            TokenFault::BadSignature => return keys.sign_with_random_key(&claims).expect("signing with a random key failed"),
+            TokenFault::BadSignature => {}
         }
 
-        keys.sign(&claims).expect("signing a test token failed")
+        let token = keys.sign(&claims).expect("signing a test token failed");
+        if fault == TokenFault::BadSignature {
+            return corrupt_signature(&token);
+        }
+        token
     }
+}
+
+/// Flips one bit of the signature, which keeps the token well-formed for
+/// every algorithm but makes verification fail.
+fn corrupt_signature(token: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
+    let (signed, signature) = token.rsplit_once('.').expect("a signed token has three parts");
+    let mut bytes = URL_SAFE_NO_PAD.decode(signature).expect("the signature is base64url");
+    bytes[0] ^= 0x01;
+
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// Adds bearer tokens to requests of `rocket::local` clients.

@@ -6,14 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
 use crate::entity::{Entity, EntityId};
 use crate::error::AuthError;
 use crate::guard::AuthedEntity;
+use crate::jws::reject_duplicate_keys;
+use crate::keys::{KeySet, ACCESS_TOKEN_TYPE};
 
 /// The verified claims of an access token.
 ///
@@ -45,6 +44,43 @@ pub struct Claims {
     /// not set it, but a token that has it is checked against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<u64>,
+    /// The issuer. Required and compared exactly when `issuer` is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// The audience: one string or a list. Required to contain the configured
+    /// `audience` exactly when one is configured, and rejected otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Audience>,
+}
+
+/// The `aud` claim, which RFC 7519 allows as one string or a list.
+///
+/// ```
+/// use rocket_jwt_router::Audience;
+///
+/// let one: Audience = serde_json::from_str(r#""api""#).unwrap();
+/// let many: Audience = serde_json::from_str(r#"["web", "api"]"#).unwrap();
+/// assert!(one.contains("api") && many.contains("api") && !many.contains("API"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// A single audience.
+    One(String),
+    /// Several audiences.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// Returns whether `audience` is one of the values, compared exactly.
+    ///
+    /// See [`Audience`] for an example.
+    pub fn contains(&self, audience: &str) -> bool {
+        match self {
+            Audience::One(value) => value == audience,
+            Audience::Many(values) => values.iter().any(|value| value == audience),
+        }
+    }
 }
 
 /// A newly issued token, ready to be sent as JSON in the shape of an OAuth 2.0
@@ -89,10 +125,9 @@ impl Clock {
 
 /// The signing and verification keys with the rules that go with them.
 pub(crate) struct TokenKeys {
-    header: Header,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    keys: KeySet,
+    issuer: Option<String>,
+    audience: Option<String>,
     ttl: Duration,
     leeway: u64,
     max_token_length: usize,
@@ -100,26 +135,13 @@ pub(crate) struct TokenKeys {
 }
 
 impl TokenKeys {
-    pub(crate) fn new(config: &Config) -> Result<Self, jsonwebtoken::errors::Error> {
-        let algorithm = config.algorithm.to_jsonwebtoken();
+    /// Builds the token rules from the validated configuration.
+    pub(crate) fn new(keys: KeySet, issuer: Option<String>, audience: Option<String>, ttl: Duration, leeway: Duration, max_token_length: usize) -> Self {
+        TokenKeys { keys, issuer, audience, ttl, leeway: leeway.as_secs(), max_token_length, clock: Clock::System }
+    }
 
-        // Time claims are checked in `check_times` with this crate's clock;
-        // jsonwebtoken only verifies the signature and the algorithm here.
-        let mut validation = Validation::new(algorithm);
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.required_spec_claims.clear();
-
-        Ok(TokenKeys {
-            header: Header::new(algorithm),
-            encoding: EncodingKey::from_secret(config.secret.bytes())?,
-            decoding: DecodingKey::from_secret(config.secret.bytes())?,
-            validation,
-            ttl: config.token_ttl,
-            leeway: config.leeway.as_secs(),
-            max_token_length: config.max_token_length,
-            clock: Clock::System,
-        })
+    pub(crate) fn key_set(&self) -> &KeySet {
+        &self.keys
     }
 
     #[cfg(test)]
@@ -151,25 +173,17 @@ impl TokenKeys {
             exp: now.saturating_add(self.ttl.as_secs()),
             jti: random_token_id()?,
             nbf: None,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone().map(Audience::One),
         })
     }
 
-    /// Signs `claims` with the configured key and algorithm.
+    /// Signs `claims` with the signing key, its `kid` and the access-token `typ`.
     pub(crate) fn sign(&self, claims: &Claims) -> Result<String, AuthError> {
-        jsonwebtoken::encode(&self.header, claims, &self.encoding).map_err(|error| {
+        jsonwebtoken::encode(&self.keys.header(), claims, self.keys.encoding_key()).map_err(|error| {
             log::error!("jwt_router: signing a token failed: {error}");
             AuthError::IssueFailed
         })
-    }
-
-    /// Signs `claims` with a random key of the configured algorithm, so that
-    /// verification fails only on the signature.
-    pub(crate) fn sign_with_random_key(&self, claims: &Claims) -> Result<String, AuthError> {
-        let mut secret = [0_u8; 64];
-        getrandom::fill(&mut secret).map_err(|_| AuthError::IssueFailed)?;
-        let key = EncodingKey::from_secret(&secret).map_err(|_| AuthError::IssueFailed)?;
-
-        jsonwebtoken::encode(&self.header, claims, &key).map_err(|_| AuthError::IssueFailed)
     }
 
     /// Signs a new token for the entity `kind` with id `subject`.
@@ -180,22 +194,43 @@ impl TokenKeys {
         Ok(IssuedToken { access_token, token_type: "Bearer", expires_in: self.ttl.as_secs() })
     }
 
-    /// Verifies the signature, the algorithm and the time claims of `token`.
+    /// Verifies the signature with the key the token's `kid` names, then the
+    /// token type, the claims and the time claims.
     pub(crate) fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         if token.len() > self.max_token_length {
             return Err(AuthError::TokenTooLong);
         }
 
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|error| match error.kind() {
-                ErrorKind::ExpiredSignature => AuthError::ExpiredToken,
-                ErrorKind::ImmatureSignature => AuthError::TokenNotYetValid,
-                _ => AuthError::InvalidToken,
-            })?
-            .claims;
+        let verified = self.keys.verify(token).map_err(|_| AuthError::InvalidToken)?;
+        if !is_access_token_type(verified.header.typ.as_deref()) {
+            return Err(AuthError::InvalidToken);
+        }
+
+        reject_duplicate_keys(&verified.payload).map_err(|_| AuthError::InvalidToken)?;
+        let claims: Claims = serde_json::from_slice(&verified.payload).map_err(|_| AuthError::InvalidToken)?;
 
         self.check_times(&claims)?;
+        self.check_issuer_and_audience(&claims)?;
         Ok(claims)
+    }
+
+    fn check_issuer_and_audience(&self, claims: &Claims) -> Result<(), AuthError> {
+        if self.issuer.is_some() && claims.iss != self.issuer {
+            return Err(AuthError::InvalidToken);
+        }
+
+        // A token meant for some audience is not meant for a server that has
+        // none configured (RFC 7519 section 4.1.3).
+        let audience_ok = match (&self.audience, &claims.aud) {
+            (Some(expected), Some(audience)) => audience.contains(expected),
+            (None, None) => true,
+            _ => false,
+        };
+        if !audience_ok {
+            return Err(AuthError::InvalidToken);
+        }
+
+        Ok(())
     }
 
     fn check_times(&self, claims: &Claims) -> Result<(), AuthError> {
@@ -212,6 +247,18 @@ impl TokenKeys {
 
         Ok(())
     }
+}
+
+/// Accepts `at+jwt` and `application/at+jwt` in any case (RFC 9068 section
+/// 2.1 and RFC 7515 section 4.1.9), so that no other kind of token, such as
+/// a refresh or an ID token, passes as an access token.
+fn is_access_token_type(typ: Option<&str>) -> bool {
+    let Some(typ) = typ else {
+        return false;
+    };
+
+    let media_type = typ.get(..12).filter(|prefix| prefix.eq_ignore_ascii_case("application/")).map_or(typ, |_| &typ[12..]);
+    media_type.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)
 }
 
 fn random_token_id() -> Result<String, AuthError> {
@@ -305,6 +352,7 @@ impl TokenIssuer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use rocket::figment::{providers::Serialized, Figment};
 
     const NOW: u64 = 1_800_000_000;
@@ -312,7 +360,18 @@ mod tests {
     fn keys() -> TokenKeys {
         let figment = Figment::from(Serialized::default("jwt_router.secret", "k".repeat(32)));
         let config = Config::from_figment(&figment).unwrap();
-        TokenKeys::new(&config).unwrap().with_clock(Clock::Fixed(NOW))
+        TokenKeys::new(config.keys, None, None, config.token_ttl, config.leeway, config.max_token_length).with_clock(Clock::Fixed(NOW))
+    }
+
+    #[test]
+    fn access_token_types() {
+        for typ in ["at+jwt", "AT+JWT", "application/at+jwt", "Application/At+Jwt"] {
+            assert!(is_access_token_type(Some(typ)), "typ {typ}");
+        }
+        for typ in ["JWT", "jwt", "refresh+jwt", "application/jwt", "at+jwt ", ""] {
+            assert!(!is_access_token_type(Some(typ)), "typ {typ}");
+        }
+        assert!(!is_access_token_type(None));
     }
 
     #[test]

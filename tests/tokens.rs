@@ -142,10 +142,10 @@ async fn forged_tokens() {
     let app = TestApp::new().await;
     let claims = valid_claims("1");
 
-    let unsigned_header = json!({ "alg": "none", "typ": "JWT" });
+    let unsigned_header = json!({ "alg": "none", "typ": "at+jwt", "kid": "default" });
     let unsigned = format!("{}.", signing_input(&unsigned_header, claims.to_string().as_bytes()));
 
-    let hs256_input = signing_input(&json!({ "alg": "HS256", "typ": "JWT" }), b"not json");
+    let hs256_input = signing_input(&json!({ "alg": "HS256", "typ": "at+jwt", "kid": "default" }), b"not json");
     let key = EncodingKey::from_secret(common::SECRET.as_bytes()).expect("the test secret is a valid key");
     let signature = jsonwebtoken::crypto::sign(hs256_input.as_bytes(), &key, Algorithm::HS256).expect("signing failed");
     let claims_not_json = format!("{hs256_input}.{signature}");

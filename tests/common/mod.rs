@@ -365,13 +365,30 @@ pub fn now() -> u64 {
 
 /// Signs `claims` with HS256 and the test secret.
 pub fn sign(claims: &serde_json::Value) -> String {
-    sign_with(&jsonwebtoken::Header::default(), claims, SECRET.as_bytes())
+    sign_with(&header(), claims, SECRET.as_bytes())
 }
 
-/// Signs `claims` with `header` and `secret`.
+/// Returns the header of the test application's tokens: HS256, the key id of
+/// the `secret` shorthand, and the access-token type.
+pub fn header() -> jsonwebtoken::Header {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("default".to_owned());
+    header.typ = Some("at+jwt".to_owned());
+    header
+}
+
+/// Signs `claims` with `header` and `secret`. A header without a key id gets
+/// the shorthand's `default`, and jsonwebtoken's default `JWT` type becomes
+/// `at+jwt`, so that tests change only what they mean to change.
 pub fn sign_with(header: &jsonwebtoken::Header, claims: &serde_json::Value, secret: &[u8]) -> String {
+    let mut header = header.clone();
+    header.kid.get_or_insert_with(|| "default".to_owned());
+    if header.typ.as_deref() == Some("JWT") {
+        header.typ = Some("at+jwt".to_owned());
+    }
+
     let key = jsonwebtoken::EncodingKey::from_secret(secret).unwrap();
-    jsonwebtoken::encode(header, claims, &key).unwrap()
+    jsonwebtoken::encode(&header, claims, &key).unwrap()
 }
 
 /// Returns claims for user `sub` that are valid now.
