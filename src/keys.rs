@@ -308,6 +308,43 @@ fn parse_rsa_public_key(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     (n_tag == 0x02 && e_tag == 0x02 && body.is_empty()).then(|| (n.to_vec(), e.to_vec()))
 }
 
+/// Rejects an RSA private key in PEM whose modulus is shorter than 2048 bits,
+/// before the crypto backend sees it. Keys this parser cannot read are left
+/// to the backend, which reports them as malformed.
+fn check_rsa_private_key_size(pem: &[u8]) -> Result<(), KeyError> {
+    let Some(bits) = rsa_private_modulus(pem).map(|modulus| significant_bits(&modulus)) else {
+        return Ok(());
+    };
+
+    if bits < MIN_RSA_BITS {
+        return Err(KeyError::new(format!("the RSA key has {bits} bits; at least {MIN_RSA_BITS} are required")));
+    }
+
+    Ok(())
+}
+
+/// Reads the modulus of a PKCS#1 (`RSA PRIVATE KEY`) or PKCS#8
+/// (`PRIVATE KEY`) RSA key in PEM.
+fn rsa_private_modulus(pem: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine;
+
+    let text = std::str::from_utf8(pem).ok()?;
+    let body: String = text.lines().filter(|line| !line.starts_with("-----")).map(str::trim).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
+
+    // PKCS#8: SEQUENCE { INTEGER 0, SEQUENCE algorithm, OCTET STRING pkcs1 }.
+    let (_, outer, _) = der_element(&der)?;
+    let (_, _, after_version) = der_element(outer)?;
+    let (second_tag, _, after_second) = der_element(after_version)?;
+    let pkcs1 = if second_tag == 0x30 { der_element(after_second).map(|(_, octets, _)| octets)? } else { &der[..] };
+
+    // PKCS#1: SEQUENCE { INTEGER version, INTEGER n, ... }.
+    let (_, key, _) = der_element(pkcs1)?;
+    let (_, _, after_version) = der_element(key)?;
+    let (tag, modulus, _) = der_element(after_version)?;
+    (tag == 0x02).then(|| modulus.to_vec())
+}
+
 /// Splits one DER element into its tag, its content and the bytes after it.
 fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, input) = input.split_first()?;
@@ -356,6 +393,10 @@ impl SigningKey {
         let invalid = |error: jsonwebtoken::errors::Error| {
             KeyError::new(format!("the PEM is not a {} private key (PKCS#8 for EC and Ed25519): {error}", algorithm.key_type()))
         };
+
+        if algorithm.family() == Family::Rsa {
+            check_rsa_private_key_size(pem)?;
+        }
 
         let encoding = match algorithm.family() {
             Family::Hmac => return Err(KeyError::new("HMAC keys are secrets, not PEM")),
@@ -478,6 +519,17 @@ mod tests {
         let der = [0x30, 0x09, 0x02, 0x02, 0x00, 0xC1, 0x02, 0x03, 0x01, 0x00, 0x01];
         assert_eq!(parse_rsa_public_key(&der), Some((vec![0x00, 0xC1], vec![0x01, 0x00, 0x01])));
         assert_eq!(parse_rsa_public_key(&der[..10]), None);
+    }
+
+    #[test]
+    fn rsa_private_key_sizes() {
+        let pkcs8 = include_bytes!("../tests/data/keys/rsa-2048.pem");
+        let pkcs1 = include_bytes!("../tests/data/keys/rfc7515-a2.pem");
+        let small = include_bytes!("../tests/data/keys/rsa-1024.pem");
+
+        assert_eq!(rsa_private_modulus(pkcs8).map(|n| significant_bits(&n)), Some(2048));
+        assert_eq!(rsa_private_modulus(pkcs1).map(|n| significant_bits(&n)), Some(2048));
+        assert!(check_rsa_private_key_size(small).unwrap_err().to_string().contains("1024 bits"));
     }
 
     #[test]
