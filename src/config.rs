@@ -76,7 +76,7 @@ impl ConfigError {
     /// # use rocket::figment::Figment;
     /// # use rocket_jwt_router::Config;
     /// let error = Config::from_figment(&Figment::new()).unwrap_err();
-    /// assert!(error.message().contains("no signing secret"));
+    /// assert!(error.message().contains("no signing key"));
     /// ```
     pub fn message(&self) -> &str {
         &self.message
@@ -131,17 +131,22 @@ struct RawConfig {
 ///
 /// | key | default | meaning |
 /// |---|---|---|
-/// | `secret` | none: required | HMAC secret, at least as long as the hash output (32 bytes for HS256). Prefer `secret_file` or `secret_env` so that it never sits in Rocket.toml. |
+/// | `secret` | none | HMAC secret with key id `default`, at least as long as the hash output (32 bytes for HS256). Exactly one of `secret`, `secret_file`, `secret_env` and `signing_key` is required; there is no default key. Inline in a configuration file it is accepted with a warning in debug builds and rejected in release builds; from `ROCKET_JWT_ROUTER` it is always accepted. |
 /// | `secret_file` | none | Path of a file whose contents are the secret, relative to the Rocket.toml that sets it. One trailing newline is ignored. |
 /// | `secret_env` | none | Name of an environment variable whose value is the secret. |
-/// | `algorithm` | `"HS256"` | `HS256`, `HS384` or `HS512`. Tokens signed with any other algorithm are rejected. |
+/// | `algorithm` | `"HS256"` | The algorithm of the shorthand secret, and the default of key entries without their own: `HS256`, `HS384`, `HS512`, `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512`, `ES256`, `ES384` or `EdDSA`. A token is accepted only with its key's algorithm, never the one its header names. |
+/// | `signing_key` | none | The key that signs new tokens: `{ kid = "2026-12", algorithm = "ES256", file = "keys/signing.pem" }`, with the material in exactly one of `file`, `env` (a variable name) or `value` (inline, same rule as `secret`). HMAC keys are raw secrets; other keys are PEM private keys (PKCS#8 for EC and Ed25519). RSA keys need at least 2048 bits. |
+/// | `verify_keys` | `[]` | Keys that only verify, for rotation: entries like `signing_key`, with a PEM public key or a JWK as material. A token is verified only with the key its `kid` names; an unknown `kid` is rejected without trying any key. |
+/// | `jwks_path` | none | If set, a public `GET` route at this fixed path serves the JWK Set of the asymmetric verification keys (never private parts, never HMAC secrets), for other services that verify our tokens. |
+/// | `issuer` | none | If set, issued tokens carry it as `iss`, and every token must carry exactly it. |
+/// | `audience` | none | If set, issued tokens carry it as `aud`, and every token's `aud` must contain exactly it. If unset, tokens with an `aud` are rejected. |
 /// | `white_list_routes` | `[]` | Public routes, `["POST", "/register"]`, `"POST /register"` or `{ method = "GET", path = "/about", allow_overlap = true }`, with `api_name` in front. |
 /// | `ignored_routes` | `[]` | Routes the gate skips entirely, written with their full path. |
 /// | `api_name` | `""` | Path prefix for `white_list_routes`; `"api/v1"`, `"/api/v1"` and `"/api/v1/"` are equal. |
 /// | `entity_key` | `"id"` | Primary-key column used to load entities, unless an [`Entity`](crate::Entity) overrides it. |
 /// | `token_ttl` | `"1h"` | Token lifetime: seconds, or a number with `s`, `m`, `h` or `d` (`"15m"`, `"30d"`). At most 365 days. |
 /// | `leeway` | `"30s"` | Clock skew allowed when checking `exp`, `nbf` and `iat`. At most 5 minutes. Each second of leeway lets an expired token live a second longer. |
-/// | `max_token_length` | `8192` | Longest bearer token, in bytes, that the server will try to decode. |
+/// | `max_token_length` | `8192` | Longest bearer token, in bytes, that the server will try to decode; longer ones are rejected before any parsing. At least 64. |
 /// | `route_audit` | `"abort"` | What to do when an entry matches no mounted route or opens a mounted route with a different pattern: `"abort"` launch, or `"warn"` and launch anyway (for applications that mount routes after ignition). |
 /// | `catchers` | `true` | Register JSON catchers for 401 and 503 at `/`, so that guard failures carry the same body and `WWW-Authenticate` header as gate denials. Turn off when the application registers its own catchers for those codes at `/`. |
 ///
