@@ -103,11 +103,8 @@ struct RawConfig {
     secret_file: Option<RelativePathBuf>,
     secret_env: Option<String>,
     algorithm: Option<String>,
-    // Read with their own types in `key_config`; declared here so that the
-    // unknown-key check accepts them.
-    #[allow(dead_code)]
+    // Read with their own types in `key_config`; here only whether they are set.
     signing_key: Option<Value>,
-    #[allow(dead_code)]
     verify_keys: Option<Value>,
     jwks_path: Option<String>,
     issuer: Option<String>,
@@ -207,7 +204,13 @@ impl Config {
             Some(text) => parse_algorithm(&key("algorithm"), text)?,
             None => Algorithm::default(),
         };
-        let shorthand = Shorthand { secret: raw.secret.as_deref(), secret_file: raw.secret_file.as_ref(), secret_env: raw.secret_env.as_deref() };
+        let shorthand = Shorthand {
+            secret: raw.secret.as_deref(),
+            secret_file: raw.secret_file.as_ref(),
+            secret_env: raw.secret_env.as_deref(),
+            signing_key: raw.signing_key.is_some(),
+            verify_keys: raw.verify_keys.is_some(),
+        };
         let keys = load_keys(figment, shorthand, algorithm)?;
         let api_segments = parse_api_name(raw.api_name.as_deref().unwrap_or(""))?;
         let api_name = api_segments.iter().map(|segment| format!("/{segment}")).collect::<String>();

@@ -76,8 +76,9 @@ pub trait Entity: Send + Sync + Unpin + 'static {
 /// ```
 pub trait EntityId: Sized + Clone + Send + Sync + 'static {
     /// Whether the id is compared as text in SQL. Text ids are compared byte
-    /// for byte, even where the column's collation ignores case or trailing
-    /// spaces (MySQL and MariaDB by default). Defaults to `false`.
+    /// for byte, even where the column's collation ignores case (the default
+    /// of MySQL and MariaDB) or trailing spaces (MariaDB's default). Defaults
+    /// to `false`.
     const IS_TEXT: bool = false;
 
     /// Parses the canonical text of an id, or returns `None`.
@@ -273,9 +274,10 @@ fn quote(dialect: Dialect, identifier: &str) -> String {
 ///
 /// Text ids are compared byte for byte. SQLite gets `COLLATE BINARY`, which
 /// overrides a `NOCASE` column. MySQL and MariaDB compare with the column's
-/// collation, which by default ignores case and trailing spaces, so a second
-/// `BINARY` comparison keeps the index lookup and rejects near matches.
-/// PostgreSQL compares text exactly under deterministic collations.
+/// collation, which by default ignores case (and on MariaDB trailing spaces),
+/// so a second comparison of both sides cast to binary keeps the index lookup
+/// and rejects near matches. PostgreSQL compares text exactly under
+/// deterministic collations.
 pub(crate) fn select_statement(dialect: Dialect, table: &str, key: &str, text_id: bool) -> LoadStatement {
     let table = quote(dialect, table);
     let key = quote(dialect, key);
@@ -283,7 +285,7 @@ pub(crate) fn select_statement(dialect: Dialect, table: &str, key: &str, text_id
     let (condition, id_binds) = match (dialect, text_id) {
         (Dialect::Postgres, _) => (format!("{key} = $1"), 1),
         (Dialect::Sqlite, true) => (format!("{key} = ? COLLATE BINARY"), 1),
-        (Dialect::MySql, true) => (format!("{key} = ? AND BINARY {key} = BINARY ?"), 2),
+        (Dialect::MySql, true) => (format!("{key} = ? AND CAST({key} AS BINARY) = CAST(? AS BINARY)"), 2),
         (_, false) => (format!("{key} = ?"), 1),
     };
 
@@ -339,7 +341,7 @@ mod tests {
         assert_eq!(sqlite.id_binds, 1);
 
         let mysql = select_statement(Dialect::MySql, "users", "id", true);
-        assert_eq!(mysql.sql, "SELECT * FROM `users` WHERE `id` = ? AND BINARY `id` = BINARY ?");
+        assert_eq!(mysql.sql, "SELECT * FROM `users` WHERE `id` = ? AND CAST(`id` AS BINARY) = CAST(? AS BINARY)");
         assert_eq!(mysql.id_binds, 2);
 
         let postgres = select_statement(Dialect::Postgres, "users", "id", true);

@@ -197,17 +197,28 @@ where
     type Error = AuthError;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, AuthError> {
-        match authenticate::<T>(req).await {
-            Ok(authed) => Outcome::Success(authed),
-            Err(error) => {
-                record_denial(req, &error);
-                Outcome::Error((error.status(), error))
-            }
+        if let Some(state) = req.rocket().state::<Arc<JwtState>>() {
+            report_guard_on_open_route::<T>(req, state);
+        }
+
+        guard_outcome(req, authenticate::<T>(req).await)
+    }
+}
+
+/// Turns the result of [`authenticate`] into a guard outcome, recording a
+/// denial for the catchers.
+pub(crate) fn guard_outcome<S>(req: &Request<'_>, result: Result<S, AuthError>) -> Outcome<S, AuthError> {
+    match result {
+        Ok(value) => Outcome::Success(value),
+        Err(error) => {
+            record_denial(req, &error);
+            Outcome::Error((error.status(), error))
         }
     }
 }
 
-async fn authenticate<T>(req: &Request<'_>) -> Result<AuthedEntity<T>, AuthError>
+/// Verifies the request's token and loads its entity of type `T`.
+pub(crate) async fn authenticate<T>(req: &Request<'_>) -> Result<AuthedEntity<T>, AuthError>
 where
     T: Entity + for<'row> sqlx::FromRow<'row, <Backend<T> as sqlx::Database>::Row>,
     T::Id: for<'q> sqlx::Encode<'q, Backend<T>> + sqlx::Type<Backend<T>>,
@@ -216,8 +227,6 @@ where
         log::error!("jwt_router: `AuthedEntity` was used without `JwtRouter::fairing()` attached");
         return Err(AuthError::EntityLoadFailed);
     };
-
-    report_guard_on_open_route::<T>(req, state);
 
     let claims = verified_claims(req, &state.keys).clone()?;
     if claims.kind != T::KIND {
@@ -340,13 +349,7 @@ impl<'r> FromRequest<'r> for Claims {
             return Outcome::Error((AuthError::EntityLoadFailed.status(), AuthError::EntityLoadFailed));
         };
 
-        match verified_claims(req, &state.keys) {
-            Ok(claims) => Outcome::Success(claims.clone()),
-            Err(error) => {
-                record_denial(req, error);
-                Outcome::Error((error.status(), error.clone()))
-            }
-        }
+        guard_outcome(req, verified_claims(req, &state.keys).clone())
     }
 }
 

@@ -25,6 +25,10 @@ pub(crate) struct Shorthand<'a> {
     pub(crate) secret: Option<&'a str>,
     pub(crate) secret_file: Option<&'a RelativePathBuf>,
     pub(crate) secret_env: Option<&'a str>,
+    /// Whether `signing_key` is set to something other than an empty value.
+    pub(crate) signing_key: bool,
+    /// Whether `verify_keys` is set to something other than an empty value.
+    pub(crate) verify_keys: bool,
 }
 
 /// One entry of `signing_key` or `verify_keys`, as written.
@@ -50,14 +54,14 @@ struct KeySpec {
 /// Loads and checks every configured key.
 pub(crate) fn load_keys(figment: &Figment, shorthand: Shorthand<'_>, algorithm: Algorithm) -> Result<KeySet, ConfigError> {
     let signing = load_signing_key(figment, &shorthand, algorithm)?;
-    let verify_only = load_verify_keys(figment, algorithm)?;
+    let verify_only = if shorthand.verify_keys { load_verify_keys(figment, algorithm)? } else { Vec::new() };
 
     KeySet::new(signing, verify_only).map_err(|error| ConfigError::new(key("verify_keys"), error.to_string()))
 }
 
 fn load_signing_key(figment: &Figment, shorthand: &Shorthand<'_>, algorithm: Algorithm) -> Result<SigningKey, ConfigError> {
     let table_path = key("signing_key");
-    let sources = [shorthand.secret.is_some(), shorthand.secret_file.is_some(), shorthand.secret_env.is_some(), figment.contains(&table_path)];
+    let sources = [shorthand.secret.is_some(), shorthand.secret_file.is_some(), shorthand.secret_env.is_some(), shorthand.signing_key];
 
     match sources.iter().filter(|set| **set).count() {
         0 => return Err(ConfigError::new(
@@ -101,9 +105,6 @@ fn load_signing_key(figment: &Figment, shorthand: &Shorthand<'_>, algorithm: Alg
 
 fn load_verify_keys(figment: &Figment, algorithm: Algorithm) -> Result<Vec<VerificationKey>, ConfigError> {
     let path = key("verify_keys");
-    if !figment.contains(&path) {
-        return Ok(Vec::new());
-    }
 
     let raw: Vec<RawKey> = figment.extract_inner(&path).map_err(|error| {
         ConfigError::new(path.clone(), format!("{error}; write a list of {{ kid = \"...\", algorithm = \"...\", file = \"...\" }}"))

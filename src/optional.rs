@@ -12,7 +12,7 @@ use rocket::{Ignite, Rocket, Sentinel};
 use rocket_db_pools::Database;
 
 use crate::entity::{Entity, EntityPool};
-use crate::guard::AuthedEntity;
+use crate::guard::{authenticate, guard_outcome, AuthedEntity};
 
 type Backend<T> = <<<T as Entity>::Database as Database>::Pool as EntityPool>::Backend;
 
@@ -86,7 +86,10 @@ where
             return Outcome::Success(OptionalEntity(None));
         }
 
-        AuthedEntity::<T>::from_request(req).await.map(|entity| OptionalEntity(Some(entity)))
+        // Straight to `authenticate`, because `AuthedEntity`'s own guard would
+        // warn that an open route demands a token, which is this guard's point.
+        let result = authenticate::<T>(req).await.map(|entity| OptionalEntity(Some(entity)));
+        guard_outcome(req, result)
     }
 }
 

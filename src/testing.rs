@@ -32,12 +32,49 @@
 //! assert_eq!(client.get("/hello").bearer(&expired).dispatch().status(), Status::Unauthorized);
 //! ```
 
+use rocket::figment::Figment;
 use rocket::http::Header;
 use rocket::local::{asynchronous, blocking};
 use rocket::Request;
 
 use crate::entity::{Entity, EntityId};
 use crate::token::TokenIssuer;
+
+/// Returns `figment` with a fresh random HS256 secret as the only key source,
+/// so that a test can launch an application whose Rocket.toml reads its key
+/// from a file or an environment variable that the test machine lacks.
+///
+/// Every other key setting (`secret_file`, `secret_env`, `signing_key`,
+/// `verify_keys`, `algorithm`) is cleared; route and token settings stay.
+///
+/// ```
+/// use rocket::local::blocking::Client;
+/// use rocket_jwt_router::testing::with_test_secret;
+/// use rocket_jwt_router::JwtRouter;
+///
+/// #[rocket::get("/")]
+/// fn index() {}
+///
+/// // As if Rocket.toml said `secret_env = "VARIABLE_THE_TEST_LACKS"`.
+/// let figment = rocket::figment::Figment::from(rocket::Config::debug_default())
+///     .merge(("jwt_router.secret_env", "VARIABLE_THE_TEST_LACKS"));
+/// let rocket = rocket::custom(with_test_secret(figment)).attach(JwtRouter::fairing()).mount("/", rocket::routes![index]);
+/// assert!(Client::tracked(rocket).is_ok());
+/// ```
+///
+/// # Panics
+///
+/// If the operating system's random number generator fails.
+pub fn with_test_secret(figment: Figment) -> Figment {
+    let mut secret = [0_u8; 32];
+    getrandom::fill(&mut secret).expect("the random number generator failed");
+    let secret: String = secret.iter().map(|byte| format!("{byte:02x}")).collect();
+
+    ["secret_file", "secret_env", "signing_key", "verify_keys", "algorithm"]
+        .into_iter()
+        .fold(figment, |figment, name| figment.merge((format!("jwt_router.{name}"), None::<String>)))
+        .merge(("jwt_router.secret", secret))
+}
 
 /// What is wrong with a token from [`TokenIssuer::faulty_token`].
 ///

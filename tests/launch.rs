@@ -267,6 +267,22 @@ fn guard_on_public_route_is_reported() {
     assert_eq!(reports, 1, "the route is reported once, not per request");
 }
 
+#[test]
+fn optional_entity_route_not_reported() {
+    let _serial = serial();
+    let database = TempDatabase::new();
+
+    run(async {
+        let client = Client::tracked(common::rocket(common::figment(&database.url(), common::DEFAULT_CONFIG))).await.unwrap();
+        let token = client.rocket().state::<rocket_jwt_router::TokenIssuer>().unwrap().register::<common::User>(&1).unwrap();
+        let request = client.get("/api/v1/greeting").header(rocket::http::Header::new("Authorization", format!("Bearer {}", token.access_token)));
+        assert_eq!(request.dispatch().await.status(), rocket::http::Status::Ok);
+    });
+
+    let reports: Vec<String> = messages().into_iter().filter(|message| message.contains("is opened by")).collect();
+    assert!(reports.is_empty(), "OptionalEntity is meant for open routes: {reports:?}");
+}
+
 #[get("/claims")]
 fn claims_route(claims: rocket_jwt_router::Claims) -> String {
     claims.sub
