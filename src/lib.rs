@@ -11,13 +11,20 @@
 //!
 //! 1. Describe the authenticated table with [`Entity`].
 //! 2. Attach the database and [`JwtRouter::fairing()`].
-//! 3. Take [`AuthedEntity<T>`] in handlers that need the entity, and
-//!    `&State<TokenIssuer>` in handlers that issue tokens.
-//! 4. Configure the `jwt_router` table (see [`Config`] for every key).
+//! 3. Take [`AuthedEntity<T>`] in handlers that need the entity,
+//!    [`OptionalEntity<T>`] in handlers that also serve anonymous requests,
+//!    [`Claims`] where the verified claims suffice, and `&State<TokenIssuer>`
+//!    in handlers that issue tokens.
+//! 4. Configure the `jwt_router` table (see [`Config`] for every key),
+//!    including where the key comes from: an HMAC secret, or an asymmetric
+//!    `signing_key` with `verify_keys` for rotation.
+//! 5. Test with [`testing`]: one-line authorized requests from a
+//!    `rocket::local` client, and faulty tokens for negative tests.
 //!
 //! ```no_run
 //! use rocket::serde::json::Json;
 //! use rocket::{get, launch, post, routes, State};
+//! use serde::Deserialize;
 //! use rocket_db_pools::{sqlx, Connection, Database};
 //! use rocket_jwt_router::{AuthError, AuthedEntity, Entity, IssuedToken, JwtRouter, TokenIssuer};
 //!
@@ -37,15 +44,21 @@
 //!     const TABLE: &'static str = "users";
 //! }
 //!
+//! #[derive(Deserialize)]
+//! struct NewUser {
+//!     name: String,
+//! }
+//!
 //! // Public: listed in white_list_routes.
-//! #[post("/register", data = "<name>")]
+//! #[post("/register", data = "<new_user>")]
 //! async fn register(
 //!     mut db: Connection<AppDb>,
 //!     issuer: &State<TokenIssuer>,
-//!     name: String,
+//!     new_user: Json<NewUser>,
 //! ) -> Result<Json<IssuedToken>, AuthError> {
+//!     // The table must exist; create it in a migration or an ignite fairing.
 //!     let id: i64 = sqlx::query_scalar("INSERT INTO users (name) VALUES (?) RETURNING id")
-//!         .bind(name)
+//!         .bind(&new_user.name)
 //!         .fetch_one(&mut **db)
 //!         .await
 //!         .map_err(|_| AuthError::DatabaseUnavailable)?;
