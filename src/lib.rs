@@ -113,6 +113,8 @@
 //! Rocket's default JSON catcher and an RFC 6750 `WWW-Authenticate` header, or
 //! 503 when the database is unavailable.
 
+#![warn(missing_docs)]
+
 mod algorithm;
 mod audit;
 mod config;
