@@ -150,7 +150,7 @@ impl Algorithm {
         }
     }
 
-    /// The list of names, for messages.
+    /// Returns the supported names, comma-separated, for messages.
     pub(crate) fn names() -> String {
         ALL.iter().map(|algorithm| algorithm.name()).collect::<Vec<_>>().join(", ")
     }

@@ -156,7 +156,7 @@ mod sealed {
 /// ```
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Why loading an entity failed.
+/// The failure of an entity lookup.
 #[doc(hidden)]
 #[derive(Debug)]
 pub enum FetchError {
@@ -235,7 +235,7 @@ entity_pool!("sqlite", sqlx::Sqlite, Dialect::Sqlite);
 entity_pool!("postgres", sqlx::Postgres, Dialect::Postgres);
 entity_pool!("mysql", sqlx::MySql, Dialect::MySql);
 
-/// The longest identifier that PostgreSQL accepts (63 bytes); MySQL accepts 64.
+/// The maximum identifier length that PostgreSQL accepts (63 bytes); MySQL's is 64.
 const MAX_IDENTIFIER_LENGTH: usize = 63;
 
 /// Checks that `name` is a plain SQL identifier: ASCII letters, digits and

@@ -3,7 +3,7 @@
 //! The gate is a route at `/<_..>` for every method, ranked before any other
 //! route, so Rocket runs it first for every request. It classifies the
 //! request, then either forwards it untouched (body included) to the route
-//! that would have served it anyway, or answers 401 itself. A fairing's
+//! that would have served it anyway, or responds with 401 itself. A fairing's
 //! `on_request` cannot end a request, and `on_response` runs after the
 //! handler, so neither can deny before the handler runs.
 
@@ -39,7 +39,7 @@ pub(crate) struct JwtState {
 /// aborts launch if a setting is invalid, puts a [`TokenIssuer`] into managed
 /// state and mounts the gate. From then on every request that matches neither
 /// `white_list_routes` nor `ignored_routes` needs a valid bearer token, and
-/// is answered with 401 before any handler runs if it has none.
+/// gets 401 before any handler runs if it has none.
 ///
 /// ```no_run
 /// use rocket::{get, launch, routes};

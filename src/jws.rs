@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::keys::VerificationKey;
 
-/// Why a token failed verification at the signature layer.
+/// The reason a token failed verification at the signature layer.
 ///
 /// ```
 /// use rocket_jwt_router::jws::{self, JwsError};

@@ -76,7 +76,7 @@ pub fn with_test_secret(figment: Figment) -> Figment {
         .merge(("jwt_router.secret", secret))
 }
 
-/// What is wrong with a token from [`TokenIssuer::faulty_token`].
+/// The defect of a token from [`TokenIssuer::faulty_token`].
 ///
 /// See the [module documentation](self) for an example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
