@@ -245,7 +245,7 @@ async fn megabyte_token_socket() {
 /// Returns a GET /api/v1/user request whose bearer token is `length` bytes of `a`.
 fn raw_request(length: usize) -> Vec<u8> {
     let mut request = b"GET /api/v1/user HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: Bearer ".to_vec();
-    request.extend(std::iter::repeat(b'a').take(length));
+    request.extend(std::iter::repeat_n(b'a', length));
     request.extend_from_slice(b"\r\n\r\n");
     request
 }
