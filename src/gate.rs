@@ -7,8 +7,9 @@
 //! `on_request` cannot end a request, and `on_response` runs after the
 //! handler, so neither can deny before the handler runs.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::any::TypeId;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rocket::fairing::{self, AdHoc, Fairing, Info, Kind};
 use rocket::http::{Method, Status};
@@ -19,6 +20,7 @@ use rocket::{catch, catchers, Build, Data, Rocket};
 
 use crate::audit::{audit, AuditMode, GATE_ROUTE_NAME};
 use crate::config::Config;
+use crate::entity::{select_statement, Entity, EntityId, EntityPool, LoadStatement};
 use crate::error::{json_error_response, AuthError};
 use crate::guard::{recorded_denial, verified_claims};
 use crate::routes::{Access, RouteTable};
@@ -31,6 +33,27 @@ pub(crate) struct JwtState {
     pub(crate) entity_key: String,
     /// Routes already reported for using `AuthedEntity` while being open.
     pub(crate) reported_routes: Mutex<HashSet<String>>,
+    /// The lookup statement of each entity type, built on first use.
+    statements: RwLock<HashMap<TypeId, Arc<LoadStatement>>>,
+}
+
+impl JwtState {
+    /// Returns the statement that loads an entity of type `T`, built once.
+    pub(crate) fn load_statement<T: Entity>(&self) -> Arc<LoadStatement> {
+        let type_id = TypeId::of::<T>();
+        if let Some(statement) = self.statements.read().ok().and_then(|statements| statements.get(&type_id).cloned()) {
+            return statement;
+        }
+
+        let key = T::KEY.unwrap_or(&self.entity_key);
+        let dialect = <<T::Database as rocket_db_pools::Database>::Pool as EntityPool>::DIALECT;
+        let statement = Arc::new(select_statement(dialect, T::TABLE, key, T::Id::IS_TEXT));
+
+        if let Ok(mut statements) = self.statements.write() {
+            statements.insert(type_id, statement.clone());
+        }
+        statement
+    }
 }
 
 /// The fairing that protects every route of a Rocket application.
@@ -115,7 +138,13 @@ impl Fairing for JwtRouter {
             route
         });
 
-        let state = Arc::new(JwtState { routes, keys: keys.clone(), entity_key, reported_routes: Mutex::default() });
+        let state = Arc::new(JwtState {
+            routes,
+            keys: keys.clone(),
+            entity_key,
+            reported_routes: Mutex::default(),
+            statements: RwLock::default(),
+        });
 
         let gate = Gate { state: state.clone() };
         let gate_routes: Vec<Route> = GATE_METHODS

@@ -14,7 +14,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
 use rocket_db_pools::Database;
 
-use crate::entity::{select_statement, validate_identifier, validate_table, Entity, EntityId, EntityPool, FetchError};
+use crate::entity::{validate_identifier, validate_table, Entity, EntityId, EntityPool, FetchError};
 use crate::error::AuthError;
 use crate::gate::JwtState;
 use crate::routes::Access;
@@ -60,12 +60,12 @@ fn is_b64token(token: &str) -> bool {
 }
 
 /// The outcome of verifying the bearer token of one request.
-struct VerifiedToken(Result<Claims, AuthError>);
+struct VerifiedToken(Result<Arc<Claims>, AuthError>);
 
 /// Verifies the bearer token of `req` once per request and caches the result.
-pub(crate) fn verified_claims<'r>(req: &'r Request<'_>, keys: &TokenKeys) -> &'r Result<Claims, AuthError> {
+pub(crate) fn verified_claims<'r>(req: &'r Request<'_>, keys: &TokenKeys) -> &'r Result<Arc<Claims>, AuthError> {
     let verified = req.local_cache(|| {
-        let claims = bearer_token(req, keys.max_token_length()).and_then(|token| keys.verify(token));
+        let claims = bearer_token(req, keys.max_token_length()).and_then(|token| keys.verify(token)).map(Arc::new);
         VerifiedToken(claims)
     });
 
@@ -236,7 +236,7 @@ where
     let id = T::Id::parse_subject(&claims.sub).ok_or(AuthError::InvalidSubject)?;
     let entity = load_entity::<T>(req.rocket(), state, id.clone()).await?;
 
-    Ok(AuthedEntity { entity, id, claims: Arc::new(claims) })
+    Ok(AuthedEntity { entity, id, claims })
 }
 
 /// Warns once per route when a route that the configuration opens still takes
@@ -273,9 +273,7 @@ where
     };
 
     let pool: &<T::Database as Database>::Pool = database;
-    let key = T::KEY.unwrap_or(&state.entity_key);
-    let dialect = <<T::Database as Database>::Pool as EntityPool>::DIALECT;
-    let statement = select_statement(dialect, T::TABLE, key, T::Id::IS_TEXT);
+    let statement = state.load_statement::<T>();
 
     match pool.fetch_entity::<T, T::Id>(&statement, id).await {
         Ok(Some(entity)) => Ok(entity),
@@ -349,7 +347,8 @@ impl<'r> FromRequest<'r> for Claims {
             return Outcome::Error((AuthError::EntityLoadFailed.status(), AuthError::EntityLoadFailed));
         };
 
-        guard_outcome(req, verified_claims(req, &state.keys).clone())
+        let claims = verified_claims(req, &state.keys).as_ref().map(|claims| Claims::clone(claims)).map_err(Clone::clone);
+        guard_outcome(req, claims)
     }
 }
 

@@ -192,8 +192,11 @@ fn verify_parts(parts: &Parts<'_>, header: JwsHeader, key: &VerificationKey) -> 
         return Err(JwsError::AlgorithmMismatch);
     }
 
-    // Decoding here rejects non-canonical encodings before the signature check.
-    decode_base64url(parts.signature)?;
+    // The backend decodes the signature itself; this rejects the encodings
+    // that it might accept but that are not the one canonical form.
+    if !is_canonical_base64url(parts.signature) {
+        return Err(JwsError::Malformed);
+    }
     let payload = decode_base64url(parts.payload)?;
 
     if !key.verify_signature(parts.signing_input.as_bytes(), parts.signature) {
@@ -201,6 +204,34 @@ fn verify_parts(parts: &Parts<'_>, header: JwsHeader, key: &VerificationKey) -> 
     }
 
     Ok(Verified { header, payload })
+}
+
+/// Checks that `text` is unpadded base64url whose unused trailing bits are
+/// zero, without decoding it.
+fn is_canonical_base64url(text: &str) -> bool {
+    let value = |byte: u8| match byte {
+        b'A'..=b'Z' => Some(byte - b'A'),
+        b'a'..=b'z' => Some(byte - b'a' + 26),
+        b'0'..=b'9' => Some(byte - b'0' + 52),
+        b'-' => Some(62),
+        b'_' => Some(63),
+        _ => None,
+    };
+
+    let bytes = text.as_bytes();
+    let Some(last) = bytes.last().copied().and_then(value) else {
+        return false;
+    };
+    if !bytes.iter().all(|&byte| value(byte).is_some()) {
+        return false;
+    }
+
+    match bytes.len() % 4 {
+        0 => true,
+        2 => last & 0b1111 == 0,
+        3 => last & 0b11 == 0,
+        _ => false,
+    }
 }
 
 /// Rejects JSON documents in which any object repeats a key, which serde_json
@@ -221,6 +252,34 @@ impl<'de> Deserialize<'de> for UniqueKeys {
 
 struct UniqueKeysVisitor;
 
+/// An object key, borrowed from the input unless it contains escapes.
+#[derive(PartialEq)]
+struct KeyName<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for KeyName<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyNameVisitor)
+    }
+}
+
+struct KeyNameVisitor;
+
+impl<'de> Visitor<'de> for KeyNameVisitor {
+    type Value = KeyName<'de>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<KeyName<'de>, E> {
+        Ok(KeyName(std::borrow::Cow::Borrowed(key)))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<KeyName<'de>, E> {
+        Ok(KeyName(std::borrow::Cow::Owned(key.to_owned())))
+    }
+}
+
 impl<'de> Visitor<'de> for UniqueKeysVisitor {
     type Value = UniqueKeys;
 
@@ -229,11 +288,14 @@ impl<'de> Visitor<'de> for UniqueKeysVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
-        let mut seen = std::collections::HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key) {
+        // Token objects have a handful of keys, so a linear scan over keys
+        // borrowed from the input beats hashing owned copies.
+        let mut seen: Vec<KeyName<'de>> = Vec::new();
+        while let Some(key) = map.next_key::<KeyName<'de>>()? {
+            if seen.contains(&key) {
                 return Err(de::Error::custom("duplicate key"));
             }
+            seen.push(key);
             map.next_value::<UniqueKeys>()?;
         }
         Ok(UniqueKeys)
@@ -289,6 +351,18 @@ mod tests {
         assert!(decode_base64url("Zm9+").is_err());
         assert!(decode_base64url("Zm9w").is_ok());
         assert!(decode_base64url("Zh").is_err(), "non-zero trailing bits");
+    }
+
+    #[test]
+    fn canonical_check_matches_decoder() {
+        for text in ["", "Zm9v", "Zm9w", "Zh", "Zg", "Zm8", "Zm9", "Zm9v=", "Zm9+", "Z", "Zm9vY", "c2ln", "-_-_"] {
+            assert_eq!(is_canonical_base64url(text), !text.is_empty() && decode_base64url(text).is_ok(), "text {text:?}");
+        }
+    }
+
+    #[test]
+    fn escaped_duplicate_keys_rejected() {
+        assert!(reject_duplicate_keys(br#"{"sub":1,"sub":2}"#).is_err());
     }
 
     #[test]
