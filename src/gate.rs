@@ -37,7 +37,16 @@ pub(crate) struct JwtState {
     statements: RwLock<HashMap<TypeId, Arc<LoadStatement>>>,
 }
 
+/// The classification of one request, cached so that the gate and the guards
+/// classify each request once.
+struct RequestAccess(Access);
+
 impl JwtState {
+    /// Classifies `req` by its method and decoded path segments, once per request.
+    pub(crate) fn access(&self, req: &Request<'_>) -> Access {
+        req.local_cache(|| RequestAccess(self.routes.classify(req.method(), req.uri().path().segments()))).0
+    }
+
     /// Returns the statement that loads an entity of type `T`, built once.
     pub(crate) fn load_statement<T: Entity>(&self) -> Arc<LoadStatement> {
         let type_id = TypeId::of::<T>();
@@ -176,7 +185,7 @@ impl Fairing for JwtRouter {
 
 /// Logs the access class of every mounted route and applies `mode` to the
 /// problems found. Fairings attached during ignition run after all others, so
-/// this sees every route mounted before launch.
+/// every route mounted before launch is in the report.
 // `fairing::Result` is Rocket's own type for ignite fairings.
 #[allow(clippy::result_large_err)]
 fn run_audit(rocket: Rocket<Build>, state: &JwtState, mode: AuditMode) -> fairing::Result {
@@ -282,7 +291,7 @@ impl Gate {
             return Ok(());
         }
 
-        match self.state.routes.classify(req.method(), req.uri().path().segments()) {
+        match self.state.access(req) {
             Access::Ignored(_) | Access::Public(_) => Ok(()),
             Access::Protected => verified_claims(req, &self.state.keys).as_ref().map(|_| ()).map_err(Clone::clone),
         }

@@ -244,8 +244,7 @@ where
 /// expose a route's guard types to fairings, so this is reported on the first
 /// request rather than at launch.
 fn report_guard_on_open_route<T: Entity>(req: &Request<'_>, state: &JwtState) {
-    let access = state.routes.classify(req.method(), req.uri().path().segments());
-    let entry = match access {
+    let entry = match state.access(req) {
         Access::Public(entry) | Access::Ignored(entry) => &state.routes.entries()[entry],
         Access::Protected => return,
     };

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use rocket::figment::Figment;
 use rocket::http::{Header, Status};
-use rocket::local::asynchronous::Client;
+use rocket::local::asynchronous::{Client, LocalRequest};
 use rocket::tokio::runtime::Runtime;
 use rocket::{Build, Rocket};
 use rocket_db_pools::sqlx;
@@ -79,20 +79,15 @@ pub fn bearer(token: &str) -> &'static str {
 
 /// Sends one GET request, reads the whole body and returns the status.
 pub async fn get(client: &Client, path: &str, authorization: Option<&'static str>) -> Status {
-    let mut request = client.get(path);
-    if let Some(value) = authorization {
-        request = request.header(Header::new("Authorization", value));
-    }
-
-    let response = request.dispatch().await;
-    let status = response.status();
-    std::hint::black_box(response.into_bytes().await);
-    status
+    send(client.get(path), authorization).await
 }
 
 /// Sends one POST request without a body, reads the whole body and returns the status.
 pub async fn post(client: &Client, path: &str, authorization: Option<&'static str>) -> Status {
-    let mut request = client.post(path);
+    send(client.post(path), authorization).await
+}
+
+async fn send(mut request: LocalRequest<'_>, authorization: Option<&'static str>) -> Status {
     if let Some(value) = authorization {
         request = request.header(Header::new("Authorization", value));
     }
