@@ -56,7 +56,7 @@ struct NewUser {
     name: String,
 }
 
-/// The longest user name that `register` accepts, in characters.
+/// The maximum user name length that `register` accepts, in characters.
 const MAX_NAME_LENGTH: usize = 64;
 
 #[get("/")]

@@ -1,8 +1,8 @@
 //! The launch-time route audit: compares `white_list_routes` and
 //! `ignored_routes` with the routes the application mounted.
 //!
-//! It runs as the last ignite fairing, so it sees every route mounted before
-//! launch, and it can still abort launch, which a liftoff fairing cannot.
+//! It runs as the last ignite fairing, so every route mounted before launch is
+//! in its input, and it can still abort launch, which a liftoff fairing cannot.
 //! It logs one line per mounted route with its access class, and rejects an
 //! entry that matches no route (a typo) or that also opens a route with a
 //! different pattern. The second rule covers both directions: an entry
@@ -21,7 +21,7 @@ use crate::routes::{PatternSegment, RouteEntry, RouteList, RouteTable};
 /// The name of the gate routes, which the audit skips.
 pub(crate) const GATE_ROUTE_NAME: &str = "jwt_router gate";
 
-/// What the route audit does with a problem, set by `route_audit` in the
+/// The route audit's response to a problem, set by `route_audit` in the
 /// `jwt_router` table.
 ///
 /// ```
@@ -44,7 +44,7 @@ pub enum AuditMode {
     Warn,
 }
 
-/// A mounted route as the audit sees it.
+/// A mounted route, reduced to what the audit compares.
 struct MountedRoute {
     /// GET for HEAD routes, because the gate classifies HEAD as GET.
     method: Method,

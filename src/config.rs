@@ -352,7 +352,7 @@ fn extract_raw(figment: &Figment) -> Result<RawConfig, ConfigError> {
     }
 
     figment.extract_inner::<RawConfig>(CONFIG_KEY).map_err(|error| {
-        // The table is flat, so the path holds at most one key besides the
+        // The table is flat, so the path contains at most one key besides the
         // table's own name, in an order that differs between error kinds.
         let inner: Vec<&str> = error.path.iter().map(String::as_str).filter(|part| *part != CONFIG_KEY).collect();
         let name = if inner.is_empty() { CONFIG_KEY.to_owned() } else { key(&inner.join(".")) };

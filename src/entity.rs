@@ -2,7 +2,7 @@
 //! loaded through a rocket_db_pools database.
 //!
 //! Table and column names are checked to be plain SQL identifiers and quoted
-//! in the backend's dialect; the id is always a bound parameter of the id's
+//! in the backend's dialect. The id is always a bound parameter of the id's
 //! own SQL type, so a database never compares a token's subject as text
 //! against an integer column.
 
@@ -40,7 +40,7 @@ use rocket_db_pools::Database;
 /// The token's `kind` claim is [`Entity::KIND`], which defaults to the table
 /// name; a guard for one entity type rejects tokens issued for another.
 pub trait Entity: Send + Sync + Unpin + 'static {
-    /// The rocket_db_pools database that holds the table, such as a
+    /// The rocket_db_pools database that contains the table, such as a
     /// `#[derive(Database)] struct AppDb(sqlx::SqlitePool)`.
     type Database: Database<Pool: EntityPool>;
 

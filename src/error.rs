@@ -1,4 +1,4 @@
-//! Why a request was denied, and how the denial is sent to the client.
+//! Denial reasons, and how a denial is sent to the client.
 //!
 //! Every denial is one [`AuthError`] variant. Its responder writes the status,
 //! an RFC 6750 `WWW-Authenticate` challenge and a JSON body in the shape of

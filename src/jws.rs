@@ -120,9 +120,9 @@ fn parse_header(encoded: &str) -> Result<JwsHeader, JwsError> {
     reject_duplicate_keys(&bytes).map_err(|_| JwsError::ForbiddenHeader("duplicate key"))?;
     let header: JwsHeader = serde_json::from_slice(&bytes).map_err(|_| JwsError::Malformed)?;
 
-    // Embedded and remote keys would let the token choose its own key;
-    // critical extensions and nested tokens are features this library does
-    // not implement, so it must not pretend to understand them.
+    // Embedded and remote keys would let the token choose its own key. Critical
+    // extensions and nested tokens are not implemented, so they are rejected
+    // rather than ignored.
     let forbidden = [
         ("crit", header.crit.is_some()),
         ("jwk", header.jwk.is_some()),

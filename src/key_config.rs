@@ -204,7 +204,7 @@ fn check_inline(figment: &Figment, path: &str) -> Result<(), ConfigError> {
     }
 
     if cfg!(debug_assertions) {
-        log::warn!("jwt_router: `{path}` holds key material inline in a configuration file; release builds reject this, so use a file or an environment variable");
+        log::warn!("jwt_router: `{path}` contains inline key material in a configuration file; release builds reject this, so load it from a file or an environment variable");
         return Ok(());
     }
 

@@ -309,7 +309,7 @@ fn parse_rsa_public_key(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
 }
 
 /// Rejects an RSA private key in PEM whose modulus is shorter than 2048 bits,
-/// before the crypto backend sees it. Keys this parser cannot read are left
+/// before the crypto backend parses it. Keys this parser cannot read are left
 /// to the backend, which reports them as malformed.
 fn check_rsa_private_key_size(pem: &[u8]) -> Result<(), KeyError> {
     let Some(bits) = rsa_private_modulus(pem).map(|modulus| significant_bits(&modulus)) else {

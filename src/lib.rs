@@ -101,11 +101,12 @@
 //!
 //! # What launch checks
 //!
-//! Launch aborts, with a message that names the key and the fix, when a
-//! setting is invalid (see [`ConfigError`]), when a white-list or ignored
-//! entry matches no mounted route or opens a mounted route with a different
-//! pattern (see [`RouteReport`]), and when a route uses [`AuthedEntity<T>`]
-//! without the fairing or `T`'s database attached.
+//! Launch aborts with a message that names the key and the fix in three cases:
+//! - a setting is invalid (see [`ConfigError`]);
+//! - a white-list or ignored entry matches no mounted route, or opens a
+//!   mounted route with a different pattern (see [`RouteReport`]);
+//! - a route uses [`AuthedEntity<T>`] without the fairing or `T`'s database
+//!   attached.
 //!
 //! # Responses
 //!

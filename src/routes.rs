@@ -152,7 +152,7 @@ pub(crate) fn parse_method(text: &str) -> Result<Method, String> {
     Ok(method)
 }
 
-/// Which configuration list an entry comes from.
+/// The configuration list that an entry comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RouteList {
     /// `white_list_routes`: public, with `api_name` in front of the path.
@@ -189,7 +189,7 @@ impl fmt::Display for RouteEntry {
     }
 }
 
-/// How the gate treats a request.
+/// The gate's classification of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Access {
     /// An `ignored_routes` entry matches: the gate does not look at the token.

@@ -55,7 +55,7 @@ use crate::token::TokenIssuer;
 /// #[rocket::get("/")]
 /// fn index() {}
 ///
-/// // As if Rocket.toml said `secret_env = "VARIABLE_THE_TEST_LACKS"`.
+/// // As if Rocket.toml contained `secret_env = "VARIABLE_THE_TEST_LACKS"`.
 /// let figment = rocket::figment::Figment::from(rocket::Config::debug_default())
 ///     .merge(("jwt_router.secret_env", "VARIABLE_THE_TEST_LACKS"));
 /// let rocket = rocket::custom(with_test_secret(figment)).attach(JwtRouter::fairing()).mount("/", rocket::routes![index]);

@@ -573,8 +573,8 @@ backend_suite! {
     ],
 }
 
-/// PostgreSQL refuses new connections after `REVOKE CONNECT`, and the guard
-/// answers 503 until `GRANT CONNECT` restores access.
+/// PostgreSQL rejects new connections after `REVOKE CONNECT`, and the guard
+/// returns 503 until `GRANT CONNECT` restores access.
 #[cfg(feature = "postgres")]
 mod postgres_access {
     use super::*;

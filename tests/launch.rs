@@ -16,7 +16,7 @@ use rocket::{get, routes, Build, Rocket};
 use rocket_db_pools::Database;
 use rocket_jwt_router::{AuthedEntity, Entity, JwtRouter, RouteReport};
 
-/// A logger that keeps every message, for the test that holds [`serial`].
+/// A logger that keeps every message, for the test that has locked [`serial`].
 struct CapturingLogger;
 
 static MESSAGES: Mutex<Vec<String>> = Mutex::new(Vec::new());

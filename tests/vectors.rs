@@ -117,7 +117,7 @@ fn is_unsupported_algorithm(group: &Value) -> bool {
 
 /// Handles the RFC 7520 vectors whose JWK is labeled PS256 while the token
 /// uses PS384. This crate binds each key to exactly one algorithm (RFC 8725
-/// section 3.1), so the labeled key must reject the token; the same key
+/// section 3.1), so the labeled key must reject the token. The same key
 /// material labeled with the token's algorithm must accept it, which shows
 /// that the signature itself is valid.
 fn check_relabeled_key(group: &Value, token: &str, case: &str) {
