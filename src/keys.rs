@@ -54,6 +54,8 @@ pub struct VerificationKey {
     kid: Option<String>,
     algorithm: Algorithm,
     decoding: DecodingKey,
+    /// The key prepared for verification once, at load time.
+    verifier: Verifier,
     /// The public JWK, or `None` for HMAC secrets, which are never published.
     public_jwk: Option<Map<String, Value>>,
 }
@@ -82,7 +84,8 @@ impl VerificationKey {
         check_secret(algorithm, secret)?;
         let decoding = DecodingKey::from_secret(secret).map_err(|error| KeyError::new(error.to_string()))?;
 
-        Ok(VerificationKey { kid: None, algorithm, decoding, public_jwk: None })
+        let verifier = Verifier::new(algorithm, &decoding)?;
+        Ok(VerificationKey { kid: None, algorithm, decoding, verifier, public_jwk: None })
     }
 
     /// Creates a public key from PEM: `PUBLIC KEY` or `RSA PUBLIC KEY` for RSA,
@@ -115,7 +118,8 @@ impl VerificationKey {
         };
 
         let public_jwk = public_jwk_of(algorithm, &decoding)?;
-        Ok(VerificationKey { kid: None, algorithm, decoding, public_jwk: Some(public_jwk) })
+        let verifier = Verifier::new(algorithm, &decoding)?;
+        Ok(VerificationKey { kid: None, algorithm, decoding, verifier, public_jwk: Some(public_jwk) })
     }
 
     /// Creates a key from a JSON Web Key (RFC 7517). The JWK must name its
@@ -159,7 +163,8 @@ impl VerificationKey {
         };
 
         let kid = members.get("kid").and_then(Value::as_str).map(str::to_owned);
-        Ok(VerificationKey { kid, algorithm, decoding, public_jwk })
+        let verifier = Verifier::new(algorithm, &decoding)?;
+        Ok(VerificationKey { kid, algorithm, decoding, verifier, public_jwk })
     }
 
     /// Returns the key with `kid` as its id.
@@ -198,8 +203,70 @@ impl VerificationKey {
     }
 
     /// Verifies `signature`, as unpadded base64url, over `message`.
+    ///
+    /// The signature must be in its one canonical encoding: no padding, and
+    /// zero unused trailing bits.
     pub(crate) fn verify_signature(&self, message: &[u8], signature: &str) -> bool {
-        jsonwebtoken::crypto::verify(signature, message, &self.decoding, self.algorithm.to_jsonwebtoken()).unwrap_or(false)
+        let Ok(decoded) = jws::decode_base64url(signature) else {
+            return false;
+        };
+
+        match &self.verifier {
+            // Compares the tag in constant time.
+            Verifier::Hmac(key) => aws_lc_rs::hmac::verify(key, message, &decoded).is_ok(),
+            Verifier::Public(key) => key.verify_sig(message, &decoded).is_ok(),
+            Verifier::RsaComponents => {
+                jsonwebtoken::crypto::verify(signature, message, &self.decoding, self.algorithm.to_jsonwebtoken()).unwrap_or(false)
+            }
+        }
+    }
+}
+
+/// A verification key in the backend's parsed form.
+///
+/// jsonwebtoken 12 builds the HMAC key and parses the public key again on
+/// every verification; keeping them parsed removes that work from each
+/// request (see BENCHMARKS.md).
+#[derive(Clone)]
+enum Verifier {
+    Hmac(Box<aws_lc_rs::hmac::Key>),
+    Public(aws_lc_rs::signature::ParsedPublicKey),
+    /// An RSA key given as JWK components (`n`, `e`), which the backend
+    /// accepts only as raw components.
+    // NOTE: such keys are still parsed on every verification, by
+    // jsonwebtoken; PEM RSA keys are kept parsed.
+    RsaComponents,
+}
+
+impl Verifier {
+    /// Prepares `decoding` for `algorithm`, with the same backend algorithms
+    /// that jsonwebtoken's own verification uses.
+    fn new(algorithm: Algorithm, decoding: &DecodingKey) -> Result<Self, KeyError> {
+        use aws_lc_rs::{hmac, signature};
+
+        let bytes = match decoding.kind() {
+            DecodingKeyKind::SecretOrDer(bytes) => bytes,
+            DecodingKeyKind::RsaModulusExponent { .. } => return Ok(Verifier::RsaComponents),
+        };
+
+        let public: &'static dyn signature::VerificationAlgorithm = match algorithm {
+            Algorithm::HS256 => return Ok(Verifier::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA256, bytes)))),
+            Algorithm::HS384 => return Ok(Verifier::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA384, bytes)))),
+            Algorithm::HS512 => return Ok(Verifier::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA512, bytes)))),
+            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+            Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+            Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+            Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+            Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+            Algorithm::EdDSA => &signature::ED25519,
+        };
+
+        let parsed = signature::ParsedPublicKey::new(public, bytes)
+            .map_err(|error| KeyError::new(format!("the {} public key is invalid: {error}", algorithm.key_type())))?;
+        Ok(Verifier::Public(parsed))
     }
 }
 
@@ -550,6 +617,40 @@ mod tests {
 
         assert_eq!(result.unwrap_err(), JwsError::UnknownKey);
         assert_eq!(lookups, ["missing"], "exactly one lookup, by the token's kid, and no verification");
+    }
+
+    #[test]
+    fn only_the_canonical_signature_encoding_verifies() {
+        let key = VerificationKey::from_secret(Algorithm::HS256, &[7; 32]).unwrap();
+        let encoding = jsonwebtoken::EncodingKey::from_secret(&[7; 32]).unwrap();
+        let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &serde_json::json!({"a": 1}), &encoding).unwrap();
+        let (message, signature) = token.rsplit_once('.').unwrap();
+        assert!(key.verify_signature(message.as_bytes(), signature));
+
+        // 32 bytes in 43 characters leave 2 unused bits in the last one; a
+        // lenient decoder would read the same bytes from these variants.
+        let last = signature.as_bytes()[42];
+        let sibling = (0..64u8)
+            .map(|value| URL_SAFE_ALPHABET[usize::from(value)])
+            .find(|&candidate| candidate != last && value_of(candidate) >> 2 == value_of(last) >> 2)
+            .unwrap();
+        let variants = [format!("{}{}", &signature[..42], sibling as char), format!("{signature}="), String::new()];
+        for variant in variants {
+            assert!(!key.verify_signature(message.as_bytes(), &variant), "signature {variant:?}");
+        }
+    }
+
+    const URL_SAFE_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    fn value_of(character: u8) -> u8 {
+        URL_SAFE_ALPHABET.iter().position(|&c| c == character).unwrap() as u8
+    }
+
+    #[test]
+    fn prepared_keys_reject_invalid_public_keys() {
+        // A JWK whose point is not on the P-256 curve.
+        let jwk = r#"{"kty":"EC","crv":"P-256","alg":"ES256","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE","y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"}"#;
+        assert!(VerificationKey::from_jwk(jwk).is_err());
     }
 
     #[test]
