@@ -7,7 +7,8 @@
 # It builds examples/quickstart.rs, examples/bench_app.rs (rocket_jwt_router)
 # and examples/baseline.rs (no rocket_jwt_router) in release mode, gives the
 # quickstart and the baseline each a SQLite file with 10,000 users, starts the
-# three servers pinned to core 0 with ROCKET_WORKERS=1 and logging off, mints
+# servers pinned to core 0 with ROCKET_WORKERS=1 and logging off (a second
+# quickstart, with the entity cache on, shares the first one's file), mints
 # one token per application through POST /api/v1/register, and runs wrk
 # (one thread, pinned to core 1) RUNS times against each target, alternating
 # library and hand-written targets. The table shows the median of each column
@@ -20,7 +21,8 @@
 #   DURATION [10s]           length of one wrk run
 #   WARMUP [2s]              one discarded wrk run per target before the runs
 #   CONNECTIONS [32]         open connections of wrk
-#   BASE_PORT [18300]        the servers listen on BASE_PORT to BASE_PORT + 2
+#   BASE_PORT [18300]        the servers listen on BASE_PORT to BASE_PORT + 3
+#   CACHE_TTL [30s]          entity_cache_ttl of the second quickstart
 #   LOAD_WAIT_SECONDS [600]  maximum wait, before each row of runs, for running
 #                            cargo or rustc processes to end
 #   SERVER_LOG_LEVEL [off]   ROCKET_LOG_LEVEL of the servers; logs go to
@@ -35,12 +37,14 @@ CONNECTIONS=${CONNECTIONS:-32}
 BASE_PORT=${BASE_PORT:-18300}
 LOAD_WAIT_SECONDS=${LOAD_WAIT_SECONDS:-600}
 SERVER_LOG_LEVEL=${SERVER_LOG_LEVEL:-off}
+CACHE_TTL=${CACHE_TTL:-30s}
 HOST=127.0.0.1
 USERS=10000
 
 QUICKSTART_PORT=$BASE_PORT
 BENCH_APP_PORT=$((BASE_PORT + 1))
 BASELINE_PORT=$((BASE_PORT + 2))
+CACHED_PORT=$((BASE_PORT + 3))
 
 fail() {
   echo "load.sh: $*" >&2
@@ -89,20 +93,21 @@ SQL
 }
 
 # Starts an example binary on core 0 with the repository's Rocket.toml, the
-# shared secret and, if given, a database file. Runs it in $WORK, so that the
-# quickstart creates its development data folder there.
+# shared secret, extra `jwt_router` settings and, if given, a database file.
+# Runs it in $WORK, so that the quickstart creates its development data
+# folder there. Its log is $WORK/<name>.log.
 start_server() {
-  local example=$1 port=$2 database=${3:-}
+  local name=$1 example=$2 port=$3 settings=$4 database=${5:-}
   (
     cd "$WORK"
     export ROCKET_CONFIG="$ROOT/Rocket.toml" ROCKET_ADDRESS=$HOST ROCKET_PORT=$port
     export ROCKET_WORKERS=1 ROCKET_LOG_LEVEL=$SERVER_LOG_LEVEL
-    export ROCKET_JWT_ROUTER="{secret_file=\"$WORK/jwt-secret\"}"
+    export ROCKET_JWT_ROUTER="{secret_file=\"$WORK/jwt-secret\"$settings}"
     if [[ -n $database ]]; then
       export ROCKET_DATABASES="{app={url=\"sqlite://$database\"}}"
     fi
     exec taskset -c 0 "$ROOT/target/release/examples/$example"
-  ) >"$WORK/$example.log" 2>&1 &
+  ) >"$WORK/$name.log" 2>&1 &
   SERVER_PIDS+=("$!")
 }
 
@@ -211,16 +216,19 @@ head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/jwt-secret"
 create_database "$WORK/quickstart.db"
 create_database "$WORK/baseline.db"
 
-echo "== starting the servers on $HOST:$QUICKSTART_PORT-$BASELINE_PORT (core 0)"
-start_server quickstart "$QUICKSTART_PORT" "$WORK/quickstart.db"
-start_server bench_app "$BENCH_APP_PORT"
-start_server baseline "$BASELINE_PORT" "$WORK/baseline.db"
+echo "== starting the servers on $HOST:$QUICKSTART_PORT-$CACHED_PORT (core 0)"
+start_server quickstart quickstart "$QUICKSTART_PORT" "" "$WORK/quickstart.db"
+start_server bench_app bench_app "$BENCH_APP_PORT" ""
+start_server baseline baseline "$BASELINE_PORT" "" "$WORK/baseline.db"
+start_server quickstart-cached quickstart "$CACHED_PORT" ",entity_cache_ttl=\"$CACHE_TTL\"" "$WORK/quickstart.db"
 wait_until_ready quickstart "$QUICKSTART_PORT"
 wait_until_ready bench_app "$BENCH_APP_PORT"
 wait_until_ready baseline "$BASELINE_PORT"
+wait_until_ready quickstart-cached "$CACHED_PORT"
 
-# The quickstart and bench_app share the secret, so the quickstart's token
-# also authenticates on bench_app's protected route. TARGETS names these
+# The quickstarts and bench_app share the secret, and the quickstarts share
+# their database, so the quickstart's token also authenticates on the other
+# two. TARGETS names these
 # variables, and run_wrk reads them by indirect expansion.
 # shellcheck disable=SC2034
 QUICKSTART_TOKEN=$(register "$QUICKSTART_PORT")
@@ -237,9 +245,10 @@ TARGETS=(
   [protected.hand]="$BASELINE_PORT /api/v1/ping BASELINE_TOKEN"
   [authed.library]="$QUICKSTART_PORT /api/v1/user QUICKSTART_TOKEN"
   [authed.hand]="$BASELINE_PORT /api/v1/user BASELINE_TOKEN"
+  [cached.library]="$CACHED_PORT /api/v1/user QUICKSTART_TOKEN"
 )
-ROWS=(bare ignored protected authed)
-ORDER=(bare.hand ignored.library ignored.hand protected.library protected.hand authed.library authed.hand)
+ROWS=(bare ignored protected authed cached)
+ORDER=(bare.hand ignored.library ignored.hand protected.library protected.hand authed.library authed.hand cached.library)
 
 for target in "${ORDER[@]}"; do
   read -r port path token_name <<<"${TARGETS[$target]}"
@@ -298,8 +307,10 @@ print_line "protected, no guard" "bench_app GET /api/v1/ping" protected.library 
 print_line "protected, no guard" "baseline GET /api/v1/ping" protected.hand
 print_line "AuthedEntity" "quickstart GET /api/v1/user" authed.library "$(ratio authed.library authed.hand)"
 print_line "AuthedEntity" "baseline GET /api/v1/user" authed.hand
+print_line "AuthedEntity, cache" "quickstart GET /api/v1/user" cached.library "$(ratio cached.library authed.hand)"
 echo
-echo "ratio = library requests/s / hand-written requests/s of the same row"
+echo "ratio = library requests/s / hand-written requests/s of the same row; the cached row"
+echo "is compared with the hand-written AuthedEntity row, which has no cache"
 echo "quickstart ignored GET / versus baseline bare GET /bare: $(ratio ignored.library bare.hand)"
 echo
 echo "requests/s of each run, in run order:"

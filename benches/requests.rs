@@ -70,7 +70,7 @@ const ALGORITHM_MEASUREMENT_TIME: Duration = Duration::from_secs(2);
 #[database("app")]
 struct AppDb(sqlx::SqlitePool);
 
-#[derive(sqlx::FromRow, Serialize)]
+#[derive(Clone, sqlx::FromRow, Serialize)]
 struct User {
     id: i64,
     name: String,

@@ -39,7 +39,7 @@ type Pool = sqlx::SqlitePool;
 #[database("app")]
 pub struct AppDb(Pool);
 
-#[derive(Debug, sqlx::FromRow, Serialize)]
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct User {
     id: i64,
     name: String,

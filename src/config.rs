@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::algorithm::Algorithm;
 use crate::audit::AuditMode;
+use crate::cache::CacheSettings;
 use crate::key_config::{load_keys, parse_algorithm, Shorthand};
 use crate::keys::KeySet;
 use rocket::http::Method;
@@ -33,6 +34,8 @@ const MAX_TOKEN_TTL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 const MAX_LEEWAY: Duration = Duration::from_secs(5 * 60);
 const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
+const MAX_ENTITY_CACHE_TTL: Duration = Duration::from_secs(60 * 60);
+const DEFAULT_ENTITY_CACHE_MAX_ENTRIES: usize = 10_000;
 
 /// An invalid setting in the `jwt_router` table.
 ///
@@ -116,6 +119,8 @@ struct RawConfig {
     token_ttl: Option<Value>,
     leeway: Option<Value>,
     max_token_length: Option<usize>,
+    entity_cache_ttl: Option<Value>,
+    entity_cache_max_entries: Option<usize>,
     catchers: Option<bool>,
     route_audit: Option<String>,
 }
@@ -144,6 +149,8 @@ struct RawConfig {
 /// | `token_ttl` | `"1h"` | Token lifetime: seconds, or a number with `s`, `m`, `h` or `d` (`"15m"`, `"30d"`). At most 365 days. |
 /// | `leeway` | `"30s"` | Clock skew allowed when checking `exp`, `nbf` and `iat`. At most 5 minutes. Each second of leeway lets an expired token live a second longer. |
 /// | `max_token_length` | `8192` | Longest bearer token, in bytes, that the server will try to decode; longer ones are rejected before any parsing. At least 64. |
+/// | `entity_cache_ttl` | none (off) | Turns on the [`EntityCache`](crate::EntityCache): a loaded entity is served without a database query for this long (`"30s"`), at most 1 hour. Each second lets a deleted or changed entity act as it was for a second longer; see [`EntityCache`](crate::EntityCache) for exactly what it can do. |
+/// | `entity_cache_max_entries` | `10000` | Most entities the cache holds; the entry closest to expiry makes room for a new one. At least 1. Needs `entity_cache_ttl`. |
 /// | `route_audit` | `"abort"` | What to do when an entry matches no mounted route or opens a mounted route with a different pattern: `"abort"` launch, or `"warn"` and launch anyway (for applications that mount routes after ignition). |
 /// | `catchers` | `true` | Register JSON catchers for 401 and 503 at `/`, so that guard failures carry the same body and `WWW-Authenticate` header as gate denials. Turn off when the application registers its own catchers for those codes at `/`. |
 ///
@@ -176,6 +183,7 @@ pub struct Config {
     pub(crate) token_ttl: Duration,
     pub(crate) leeway: Duration,
     pub(crate) max_token_length: usize,
+    pub(crate) entity_cache: Option<CacheSettings>,
     pub(crate) catchers: bool,
     pub(crate) route_audit: AuditMode,
 }
@@ -246,6 +254,8 @@ impl Config {
             return Err(ConfigError::new(key("max_token_length"), "must be at least 64 bytes; the default is 8192"));
         }
 
+        let entity_cache = parse_entity_cache(raw.entity_cache_ttl.as_ref(), raw.entity_cache_max_entries)?;
+
         Ok(Config {
             keys,
             jwks_path: jwks_path.map(|(path, _)| path),
@@ -257,6 +267,7 @@ impl Config {
             token_ttl,
             leeway,
             max_token_length,
+            entity_cache,
             catchers: raw.catchers.unwrap_or(true),
             route_audit: parse_audit_mode(raw.route_audit.as_deref())?,
         })
@@ -336,6 +347,37 @@ impl Config {
     pub fn leeway(&self) -> Duration {
         self.leeway
     }
+}
+
+/// Returns the cache settings, or `None` when `entity_cache_ttl` is not set.
+fn parse_entity_cache(ttl: Option<&Value>, max_entries: Option<usize>) -> Result<Option<CacheSettings>, ConfigError> {
+    let Some(ttl) = ttl else {
+        if max_entries.is_some() {
+            return Err(ConfigError::new(
+                key("entity_cache_max_entries"),
+                "has no effect because the entity cache is off; set entity_cache_ttl (\"30s\") to turn it on, or remove this key",
+            ));
+        }
+        return Ok(None);
+    };
+
+    let ttl = parse_duration("entity_cache_ttl", Some(ttl), Duration::ZERO)?;
+    if ttl.is_zero() || ttl > MAX_ENTITY_CACHE_TTL {
+        return Err(ConfigError::new(
+            key("entity_cache_ttl"),
+            "must be between 1 second and 1 hour; remove the key to turn the entity cache off",
+        ));
+    }
+
+    let max_entries = max_entries.unwrap_or(DEFAULT_ENTITY_CACHE_MAX_ENTRIES);
+    if max_entries == 0 {
+        return Err(ConfigError::new(
+            key("entity_cache_max_entries"),
+            "must be at least 1; remove entity_cache_ttl to turn the entity cache off",
+        ));
+    }
+
+    Ok(Some(CacheSettings { ttl, max_entries }))
 }
 
 fn parse_audit_mode(text: Option<&str>) -> Result<AuditMode, ConfigError> {
@@ -485,8 +527,11 @@ fn parse_duration(name: &str, value: Option<&Value>, default: Duration) -> Resul
         )
     };
 
-    if let Some(seconds) = value.to_u128() {
-        return u64::try_from(seconds).map(Duration::from_secs).map_err(|_| invalid(seconds.to_string()));
+    // TOML integers arrive as signed numbers, so a plain `to_u128` would
+    // refuse `token_ttl = 900`.
+    if let Some(number) = value.to_num() {
+        let seconds = number.to_u128_lossy().and_then(|seconds| u64::try_from(seconds).ok());
+        return seconds.map(Duration::from_secs).ok_or_else(|| invalid("the number".to_owned()));
     }
 
     let Some(text) = value.as_str() else {
@@ -555,6 +600,14 @@ mod tests {
     }
 
     #[test]
+    fn integer_durations_are_seconds() {
+        assert_eq!(config("token_ttl = 900").unwrap().token_ttl, Duration::from_secs(900));
+        assert_eq!(config("leeway = 0").unwrap().leeway, Duration::ZERO);
+        assert_eq!(config("token_ttl = -5").unwrap_err().key(), "jwt_router.token_ttl");
+        assert_eq!(config("token_ttl = 1.5").unwrap_err().key(), "jwt_router.token_ttl");
+    }
+
+    #[test]
     fn defaults() {
         let config = config("").unwrap();
         assert_eq!(config.token_ttl, DEFAULT_TOKEN_TTL);
@@ -563,6 +616,20 @@ mod tests {
         assert_eq!(config.api_name, "");
         assert!(config.catchers);
         assert!(config.routes.entries().is_empty());
+        assert_eq!(config.entity_cache, None);
+    }
+
+    #[test]
+    fn entity_cache_settings() {
+        let config = config("entity_cache_ttl = \"30s\"").unwrap();
+        assert_eq!(config.entity_cache, Some(CacheSettings { ttl: Duration::from_secs(30), max_entries: 10_000 }));
+
+        let config = config_with_cache_size();
+        assert_eq!(config.entity_cache.map(|cache| cache.max_entries), Some(5));
+    }
+
+    fn config_with_cache_size() -> Config {
+        config("entity_cache_ttl = 60\nentity_cache_max_entries = 5").unwrap()
     }
 
     #[test]
@@ -677,6 +744,14 @@ mod tests {
         assert_eq!(config("token_ttl = \"soon\"").unwrap_err().key(), "jwt_router.token_ttl");
         assert_eq!(config("leeway = \"10m\"").unwrap_err().key(), "jwt_router.leeway");
         assert_eq!(config("max_token_length = 10").unwrap_err().key(), "jwt_router.max_token_length");
+        assert_eq!(config("entity_cache_ttl = 0").unwrap_err().key(), "jwt_router.entity_cache_ttl");
+        assert_eq!(config("entity_cache_ttl = \"2h\"").unwrap_err().key(), "jwt_router.entity_cache_ttl");
+        assert_eq!(config("entity_cache_ttl = \"soon\"").unwrap_err().key(), "jwt_router.entity_cache_ttl");
+        assert_eq!(
+            config("entity_cache_ttl = \"30s\"\nentity_cache_max_entries = 0").unwrap_err().key(),
+            "jwt_router.entity_cache_max_entries"
+        );
+        assert_eq!(config("entity_cache_max_entries = 10").unwrap_err().key(), "jwt_router.entity_cache_max_entries");
         assert_eq!(config("algorithm = \"none\"").unwrap_err().key(), "jwt_router.algorithm");
         assert_eq!(config("jwks_path = \"/keys/<id>\"").unwrap_err().key(), "jwt_router.jwks_path");
         assert_eq!(config("issuer = \"\"").unwrap_err().key(), "jwt_router.issuer");

@@ -19,6 +19,7 @@ use rocket::route::{Handler, Outcome, Route};
 use rocket::{catch, catchers, Build, Data, Rocket};
 
 use crate::audit::{audit, AuditMode, GATE_ROUTE_NAME};
+use crate::cache::EntityCache;
 use crate::config::Config;
 use crate::entity::{select_statement, Entity, EntityId, EntityPool, LoadStatement};
 use crate::error::{json_error_response, AuthError};
@@ -31,20 +32,21 @@ pub(crate) struct JwtState {
     pub(crate) routes: RouteTable,
     pub(crate) keys: Arc<TokenKeys>,
     pub(crate) entity_key: String,
+    pub(crate) cache: EntityCache,
     /// Routes already reported for using `AuthedEntity` while being open.
     pub(crate) reported_routes: Mutex<HashSet<String>>,
     /// The lookup statement of each entity type, built on first use.
     statements: RwLock<HashMap<TypeId, Arc<LoadStatement>>>,
 }
 
-/// The classification of one request, cached so that the gate and the guards
-/// classify each request once.
-struct RequestAccess(Access);
-
 impl JwtState {
-    /// Classifies `req` by its method and decoded path segments, once per request.
+    /// Classifies `req` by its method and decoded path segments.
+    ///
+    /// Not cached in the request: the lookup costs fewer instructions than
+    /// storing a request-local cache entry, and only the gate and the entity
+    /// guards' open-route check need it.
     pub(crate) fn access(&self, req: &Request<'_>) -> Access {
-        req.local_cache(|| RequestAccess(self.routes.classify(req.method(), req.uri().path().segments()))).0
+        self.routes.classify(req.method(), req.uri().path().segments())
     }
 
     /// Returns the statement that loads an entity of type `T`, built once.
@@ -68,10 +70,11 @@ impl JwtState {
 /// The fairing that protects every route of a Rocket application.
 ///
 /// On ignite it reads the `jwt_router` table (see [`Config`] for every key),
-/// aborts launch if a setting is invalid, puts a [`TokenIssuer`] into managed
-/// state and mounts the gate. From then on every request that matches neither
-/// `white_list_routes` nor `ignored_routes` needs a valid bearer token, and
-/// gets 401 before any handler runs if it has none.
+/// aborts launch if a setting is invalid, puts a [`TokenIssuer`] and an
+/// [`EntityCache`] into managed state and mounts the gate. From then on every
+/// request that matches neither `white_list_routes` nor `ignored_routes`
+/// needs a valid bearer token, and gets 401 before any handler runs if it has
+/// none.
 ///
 /// ```no_run
 /// use rocket::{get, launch, routes};
@@ -134,7 +137,9 @@ impl Fairing for JwtRouter {
             }
         };
 
-        let Config { keys, issuer, audience, token_ttl, leeway, max_token_length, routes, entity_key, catchers, route_audit, jwks_path, .. } = config;
+        let Config {
+            keys, issuer, audience, token_ttl, leeway, max_token_length, routes, entity_key, entity_cache, catchers, route_audit, jwks_path, ..
+        } = config;
         let keys = Arc::new(TokenKeys::new(keys, issuer, audience, token_ttl, leeway, max_token_length));
 
         for kid in keys.key_set().kids() {
@@ -147,10 +152,16 @@ impl Fairing for JwtRouter {
             route
         });
 
+        let cache = EntityCache::new(entity_cache);
+        if let Some(ttl) = cache.ttl() {
+            log::info!("jwt_router: caches loaded entities for {} s", ttl.as_secs());
+        }
+
         let state = Arc::new(JwtState {
             routes,
             keys: keys.clone(),
             entity_key,
+            cache: cache.clone(),
             reported_routes: Mutex::default(),
             statements: RwLock::default(),
         });
@@ -171,7 +182,7 @@ impl Fairing for JwtRouter {
             run_audit(rocket, &audit_state, mode)
         });
 
-        let mut rocket = rocket.manage(state).manage(TokenIssuer::new(keys)).mount("/", gate_routes).attach(audit_fairing);
+        let mut rocket = rocket.manage(state).manage(TokenIssuer::new(keys)).manage(cache).mount("/", gate_routes).attach(audit_fairing);
         if let Some(route) = jwks_route {
             rocket = rocket.mount("/", vec![route]);
         }

@@ -14,6 +14,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
 use rocket_db_pools::Database;
 
+use crate::cache::Lookup;
 use crate::entity::{validate_identifier, validate_table, Entity, EntityId, EntityPool, FetchError};
 use crate::error::AuthError;
 use crate::gate::JwtState;
@@ -54,10 +55,23 @@ pub(crate) fn bearer_token<'r>(req: &'r Request<'_>, max_length: usize) -> Resul
 /// Checks RFC 6750 section 2.1: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
-    let valid_body = body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'));
+    let valid_body = body.bytes().all(|b| B64TOKEN_BYTES[usize::from(b)]);
 
     !body.is_empty() && valid_body
 }
+
+/// The bytes allowed in a `b64token` before its trailing `=`, as a table
+/// because every protected request checks each byte of its token.
+const B64TOKEN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        byte += 1;
+    }
+    table
+};
 
 /// The outcome of verifying the bearer token of one request.
 struct VerifiedToken(Result<Arc<Claims>, AuthError>);
@@ -93,7 +107,8 @@ pub(crate) fn recorded_denial(req: &Request<'_>) -> Option<AuthError> {
 ///
 /// The guard verifies the token, checks that it was issued for `T`'s
 /// [`Entity::KIND`], parses `sub` strictly into `T::Id` and loads the row from
-/// `T::Database`. It enforces authentication on every route it is used on,
+/// `T::Database`, or takes it from the [`EntityCache`](crate::EntityCache)
+/// when that is on. It enforces authentication on every route it is used on,
 /// public ones included.
 ///
 /// | failure | status |
@@ -121,7 +136,7 @@ pub(crate) fn recorded_denial(req: &Request<'_>) -> Option<AuthError> {
 /// `T::Database`'s fairing is not attached, or when `T::TABLE` or its key
 /// column is not a plain SQL identifier.
 pub struct AuthedEntity<T: Entity> {
-    entity: T,
+    entity: Arc<T>,
     id: T::Id,
     claims: Arc<Claims>,
 }
@@ -155,11 +170,15 @@ impl<T: Entity> AuthedEntity<T> {
 
     /// Returns the loaded entity.
     ///
+    /// The row is moved out without a copy, unless the
+    /// [`EntityCache`](crate::EntityCache) also holds it; then it is cloned.
+    /// [`AuthedEntity::into_shared`] never copies and needs no `Clone`.
+    ///
     /// ```
     /// # use rocket_db_pools::{sqlx, Database};
     /// # use rocket_jwt_router::Entity;
     /// # #[derive(Database)] #[database("app")] struct AppDb(sqlx::SqlitePool);
-    /// # #[derive(sqlx::FromRow, serde::Serialize)] struct User { id: i64 }
+    /// # #[derive(Clone, sqlx::FromRow, serde::Serialize)] struct User { id: i64 }
     /// # impl Entity for User { type Database = AppDb; type Id = i64; const TABLE: &'static str = "users"; }
     /// use rocket::serde::json::Json;
     /// use rocket_jwt_router::AuthedEntity;
@@ -169,7 +188,31 @@ impl<T: Entity> AuthedEntity<T> {
     ///     Json(user.into_inner())
     /// }
     /// ```
-    pub fn into_inner(self) -> T {
+    pub fn into_inner(self) -> T
+    where
+        T: Clone,
+    {
+        Arc::unwrap_or_clone(self.entity)
+    }
+
+    /// Returns the loaded entity as shared with the
+    /// [`EntityCache`](crate::EntityCache), for entity types that are not
+    /// `Clone` or are expensive to copy.
+    ///
+    /// ```
+    /// # use rocket_db_pools::{sqlx, Database};
+    /// # use rocket_jwt_router::Entity;
+    /// # #[derive(Database)] #[database("app")] struct AppDb(sqlx::SqlitePool);
+    /// # #[derive(sqlx::FromRow)] struct User { id: i64, name: String }
+    /// # impl Entity for User { type Database = AppDb; type Id = i64; const TABLE: &'static str = "users"; }
+    /// use std::sync::Arc;
+    /// use rocket_jwt_router::AuthedEntity;
+    ///
+    /// fn keep_for_later(user: AuthedEntity<User>) -> Arc<User> {
+    ///     user.into_shared()
+    /// }
+    /// ```
+    pub fn into_shared(self) -> Arc<T> {
         self.entity
     }
 }
@@ -234,7 +277,15 @@ where
     }
 
     let id = T::Id::parse_subject(&claims.sub).ok_or(AuthError::InvalidSubject)?;
-    let entity = load_entity::<T>(req.rocket(), state, id.clone()).await?;
+    let entity = match state.cache.lookup::<T>(&claims.sub) {
+        Lookup::Hit(entity) => entity,
+        Lookup::Disabled => Arc::new(load_entity::<T>(req.rocket(), state, id.clone()).await?),
+        Lookup::Miss(ticket) => {
+            let entity = Arc::new(load_entity::<T>(req.rocket(), state, id.clone()).await?);
+            state.cache.store(ticket, &claims.sub, entity.clone());
+            entity
+        }
+    };
 
     Ok(AuthedEntity { entity, id, claims })
 }

@@ -32,7 +32,7 @@
 //! #[database("app")]
 //! struct AppDb(sqlx::SqlitePool);
 //!
-//! #[derive(sqlx::FromRow, serde::Serialize)]
+//! #[derive(Clone, sqlx::FromRow, serde::Serialize)]
 //! struct User {
 //!     id: i64,
 //!     name: String,
@@ -118,6 +118,7 @@
 
 mod algorithm;
 mod audit;
+mod cache;
 mod config;
 mod entity;
 mod error;
@@ -132,6 +133,7 @@ pub mod testing;
 mod token;
 
 pub use audit::AuditMode;
+pub use cache::EntityCache;
 pub use algorithm::Algorithm;
 pub use config::{Config, ConfigError, CONFIG_KEY};
 pub use entity::{BoxFuture, Dialect, Entity, EntityId, EntityPool, FetchError, LoadStatement};

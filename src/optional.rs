@@ -57,7 +57,7 @@ impl<T: Entity> OptionalEntity<T> {
     /// use rocket_jwt_router::OptionalEntity;
     ///
     /// fn user_id(user: OptionalEntity<User>) -> Option<i64> {
-    ///     user.into_option().map(|user| user.into_inner().id)
+    ///     user.into_option().map(|user| user.id)
     /// }
     /// ```
     pub fn into_option(self) -> Option<AuthedEntity<T>> {

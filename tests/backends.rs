@@ -291,7 +291,7 @@ macro_rules! backend_suite {
             #[database("app")]
             pub struct Db($pool);
 
-            #[derive(sqlx::FromRow, Serialize)]
+            #[derive(Clone, sqlx::FromRow, Serialize)]
             pub struct User64 {
                 id: i64,
                 name: String,
@@ -303,7 +303,7 @@ macro_rules! backend_suite {
                 const TABLE: &'static str = "users64";
             }
 
-            #[derive(sqlx::FromRow, Serialize)]
+            #[derive(Clone, sqlx::FromRow, Serialize)]
             pub struct User32 {
                 id: i32,
                 name: String,
@@ -317,7 +317,7 @@ macro_rules! backend_suite {
 
             /// An i64 id over a 32-bit column: the bound parameter and the
             /// column differ in width, which must still work.
-            #[derive(sqlx::FromRow, Serialize)]
+            #[derive(Clone, sqlx::FromRow, Serialize)]
             pub struct Narrow {
                 id: i32,
                 name: String,
@@ -330,7 +330,7 @@ macro_rules! backend_suite {
                 const KIND: &'static str = "narrow";
             }
 
-            #[derive(sqlx::FromRow, Serialize)]
+            #[derive(Clone, sqlx::FromRow, Serialize)]
             pub struct UserText {
                 id: String,
                 name: String,

@@ -43,7 +43,7 @@ ignored_routes = [["GET", "/"]]
 #[database("app")]
 pub struct AppDb(sqlx::SqlitePool);
 
-#[derive(Debug, sqlx::FromRow, Serialize)]
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct User {
     pub id: i64,
     pub name: String,
@@ -55,7 +55,7 @@ impl Entity for User {
     const TABLE: &'static str = "users";
 }
 
-#[derive(Debug, sqlx::FromRow, Serialize)]
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct Admin {
     pub id: i64,
     pub name: String,
