@@ -216,6 +216,13 @@ head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/jwt-secret"
 create_database "$WORK/quickstart.db"
 create_database "$WORK/baseline.db"
 
+# A server already on one of the ports would answer in place of ours.
+for port in "$QUICKSTART_PORT" "$BENCH_APP_PORT" "$BASELINE_PORT" "$CACHED_PORT"; do
+  if curl -s -o /dev/null --max-time 1 "http://$HOST:$port/"; then
+    fail "port $port on $HOST is in use; stop what listens there or set BASE_PORT"
+  fi
+done
+
 echo "== starting the servers on $HOST:$QUICKSTART_PORT-$CACHED_PORT (core 0)"
 start_server quickstart quickstart "$QUICKSTART_PORT" "" "$WORK/quickstart.db"
 start_server bench_app bench_app "$BENCH_APP_PORT" ""

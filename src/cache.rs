@@ -46,11 +46,11 @@ pub(crate) struct CacheSettings {
 /// application calls [`EntityCache::invalidate`]:
 ///
 /// - a **deleted** entity whose token has not expired still passes
-///   `AuthedEntity` and `OptionalEntity` guards, and can call a route that
-///   re-issues its token with [`TokenIssuer::update`](crate::TokenIssuer::update);
-///   the new token is refused by those guards once the entry expires, but
-///   routes that check only the token (the gate, the `Claims` guard) accept
-///   it until its own `exp`;
+///   `AuthedEntity` and `OptionalEntity` guards. It can also call a route
+///   that re-issues its token with
+///   [`TokenIssuer::update`](crate::TokenIssuer::update). Those guards reject
+///   the new token once the entry expires, but the gate and the `Claims`
+///   guard, which check only the token, accept it until its own `exp`;
 /// - a **changed** entity (a new role, a disabled flag, a new name) is seen by
 ///   handlers as it was when the row was read.
 ///
@@ -110,8 +110,8 @@ pub(crate) enum Lookup<T> {
     Miss(MissTicket),
 }
 
-/// What [`EntityCache::store`] needs to know about a miss: when the load
-/// started and which invalidations had happened by then.
+/// The record of a miss that [`EntityCache::store`] needs: the shard, the
+/// time the load started, and the shard's generation at that time.
 pub(crate) struct MissTicket {
     shard: usize,
     generation: u64,

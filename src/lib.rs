@@ -20,6 +20,9 @@
 //!    `signing_key` with `verify_keys` for rotation.
 //! 5. Test with [`testing`]: one-line authorized requests from a
 //!    `rocket::local` client, and faulty tokens for negative tests.
+//! 6. Optionally set `entity_cache_ttl` to serve loaded entities from the
+//!    [`EntityCache`] instead of querying on every request, and invalidate
+//!    entries when rows change.
 //!
 //! ```no_run
 //! use rocket::serde::json::Json;

@@ -376,7 +376,11 @@ macro_rules! backend_suite {
             }
 
             pub async fn client(url: &str, max_connections: usize, connect_timeout: u64) -> Client {
-                let rocket = rocket::custom(figment(url, max_connections, connect_timeout))
+                client_on(figment(url, max_connections, connect_timeout)).await
+            }
+
+            pub async fn client_on(figment: Figment) -> Client {
+                let rocket = rocket::custom(figment)
                     .attach(Db::init())
                     .attach(JwtRouter::fairing())
                     .mount("/", routes![u64_route, u32_route, narrow_route, text_route]);
@@ -516,6 +520,34 @@ macro_rules! backend_suite {
                 proxy.listen().await;
                 let reply = get(&client, "/u64", &token).await;
                 assert_eq!(reply.status, Status::Ok, "after the database came back: {:?}", reply.body);
+            })
+            .await;
+        }
+
+        #[rocket::async_test]
+        async fn cached_entities_outlive_outage() {
+            let Some(base) = $base_url() else { return };
+            in_namespace($kind, Some(&base), |url| async move {
+                create_tables(&url).await;
+                let target = socket_address(&url);
+                let mut proxy = Proxy::start(0, &target).await;
+                let figment = figment(&with_port(&url, proxy.port), 2, 1).merge(("jwt_router.entity_cache_ttl", "1h"));
+                let client = client_on(figment).await;
+                let cached = token("users64", "1");
+                let uncached = token("users_text", TEXT_ID);
+                assert_eq!(get(&client, "/u64", &cached).await.status, Status::Ok);
+
+                proxy.stop();
+                let reply = get(&client, "/u64", &cached).await;
+                assert_eq!(reply.status, Status::Ok, "a cached entity needs no connection: {:?}", reply.body);
+                assert_eq!(reply.body, r#"{"id":1,"name":"ada64"}"#);
+
+                let reply = get(&client, "/text", &uncached).await;
+                assert_eq!(reply.status, Status::ServiceUnavailable, "body {:?}", reply.body);
+                assert_eq!(reply.description(), "The service is temporarily unavailable.");
+
+                proxy.listen().await;
+                assert_eq!(get(&client, "/text", &uncached).await.status, Status::Ok);
             })
             .await;
         }
