@@ -2,9 +2,10 @@
 //!
 //! With the cache on, an [`AuthedEntity`](crate::AuthedEntity) guard serves a
 //! row loaded up to `entity_cache_ttl` ago instead of querying the database on
-//! every request. The token is still verified on every request; only the row
-//! can be stale. Entries never outlive their time-to-live, the number of
-//! entries is bounded, and [`EntityCache::invalidate`] drops an entry at once.
+//! every request. The token is still verified on every request, so only the
+//! row can be stale. An entry is never served after its time-to-live, the
+//! number of entries is bounded, and [`EntityCache::invalidate`] drops an
+//! entry at once.
 
 use std::any::{Any, TypeId};
 use std::collections::hash_map::RandomState;
@@ -37,8 +38,12 @@ pub(crate) struct CacheSettings {
 /// ```toml
 /// [default.jwt_router]
 /// entity_cache_ttl = "30s"         # at most 1 hour
-/// entity_cache_max_entries = 10000 # the default
+/// entity_cache_max_entries = 10000 # the default, at most 100000
 /// ```
+///
+/// Entries are keyed by entity type and the token's `sub`. The guards accept
+/// only tokens whose `sub` is exactly [`EntityId::to_subject`] of the id it
+/// names, so `invalidate` always finds the entry that requests use.
 ///
 /// # What a changed or deleted entity can do while cached
 ///
@@ -55,7 +60,7 @@ pub(crate) struct CacheSettings {
 ///   handlers as it was when the row was read.
 ///
 /// Invalidate the entry after the transaction that changes or deletes the row
-/// has committed; an invalidation also stops a load that was already running
+/// has committed. An invalidation also stops a load that was already running
 /// from storing its possibly older row.
 ///
 /// ```
@@ -252,14 +257,11 @@ impl EntityCache {
         };
 
         let shard_index = inner.shard_of(TypeId::of::<T>(), subject);
-        let shard = inner.lock(shard_index);
+        let mut shard = inner.lock(shard_index);
 
-        let fresh = shard
-            .entries
-            .get(&TypeId::of::<T>())
-            .and_then(|entries| entries.get(subject))
-            .filter(|entry| now < entry.expires_at)
-            .and_then(|entry| entry.value.clone().downcast::<T>().ok());
+        let fresh = remove_if_expired::<T>(&mut shard, subject, now)
+            .then(|| shard.entries.get(&TypeId::of::<T>())?.get(subject)?.value.clone().downcast::<T>().ok())
+            .flatten();
 
         match fresh {
             Some(entity) => Lookup::Hit(entity),
@@ -280,6 +282,8 @@ impl EntityCache {
             return;
         }
 
+        // NOTE: `Instant` does not advance while the host is suspended, so
+        // after a suspend an entry can outlast the TTL in wall-clock time.
         let Some(expires_at) = ticket.started.checked_add(inner.ttl) else {
             return;
         };
@@ -329,6 +333,25 @@ impl CacheInner {
         // A panic while holding the lock cannot leave a shard inconsistent in
         // a way that serves a wrong entity: entries are inserted whole.
         self.shards[index].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Drops the entry for `subject` if it has expired by `now`, so that a row
+/// is not kept in memory after it can no longer be served. Returns whether
+/// a fresh entry remains.
+fn remove_if_expired<T: Entity>(shard: &mut Shard, subject: &str, now: Instant) -> bool {
+    let Some(entries) = shard.entries.get_mut(&TypeId::of::<T>()) else {
+        return false;
+    };
+
+    match entries.get(subject) {
+        Some(entry) if now < entry.expires_at => true,
+        Some(_) => {
+            entries.remove(subject);
+            shard.len -= 1;
+            false
+        }
+        None => false,
     }
 }
 
@@ -422,6 +445,16 @@ mod tests {
         assert_eq!(hit(&cache, "1", start + TTL - Duration::from_millis(1)), Some(7));
         assert_eq!(hit(&cache, "1", start + TTL), None);
         assert_eq!(hit(&cache, "2", start), None);
+    }
+
+    #[test]
+    fn expired_entry_is_removed_on_lookup() {
+        let cache = cache(100);
+        let start = Instant::now();
+        load(&cache, "1", User(7), start);
+
+        assert_eq!(hit(&cache, "1", start + TTL), None);
+        assert!(cache.is_empty());
     }
 
     #[test]

@@ -36,6 +36,8 @@ const MAX_LEEWAY: Duration = Duration::from_secs(5 * 60);
 const DEFAULT_MAX_TOKEN_LENGTH: usize = 8 * 1024;
 const MAX_ENTITY_CACHE_TTL: Duration = Duration::from_secs(60 * 60);
 const DEFAULT_ENTITY_CACHE_MAX_ENTRIES: usize = 10_000;
+/// Bounds the scan that makes room in a full shard of the cache.
+const MAX_ENTITY_CACHE_MAX_ENTRIES: usize = 100_000;
 
 /// An invalid setting in the `jwt_router` table.
 ///
@@ -137,7 +139,7 @@ struct RawConfig {
 /// | `secret_file` | none | Path of a file whose contents are the secret, relative to the Rocket.toml that sets it. One trailing newline is ignored. |
 /// | `secret_env` | none | Name of an environment variable whose value is the secret. |
 /// | `algorithm` | `"HS256"` | The algorithm of the shorthand secret, and the default of key entries without their own: `HS256`, `HS384`, `HS512`, `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512`, `ES256`, `ES384` or `EdDSA`. A token is accepted only with its key's algorithm, never the one its header names. |
-/// | `signing_key` | none | The key that signs new tokens: `{ kid = "2026-12", algorithm = "ES256", file = "keys/signing.pem" }`, with the material in exactly one of `file`, `env` (a variable name) or `value` (inline, same rule as `secret`). HMAC keys are raw secrets; other keys are PEM private keys (PKCS#8 for EC and Ed25519). RSA keys need at least 2048 bits. |
+/// | `signing_key` | none | The key that signs new tokens: `{ kid = "2026-12", algorithm = "ES256", file = "keys/signing.pem" }`, with the material in exactly one of `file`, `env` (a variable name) or `value` (inline, same rule as `secret`). HMAC keys are raw secrets; other keys are PEM private keys (PKCS#8 for EC and Ed25519). RSA keys need 2048 to 8192 bits. |
 /// | `verify_keys` | `[]` | Keys that only verify, for rotation: entries like `signing_key`, with a PEM public key or a JWK as material. A token is verified only with the key its `kid` names; an unknown `kid` is rejected without trying any key. |
 /// | `jwks_path` | none | If set, a public `GET` route at this fixed path serves the JWK Set of the asymmetric verification keys (never private parts, never HMAC secrets), for other services that verify our tokens. |
 /// | `issuer` | none | If set, issued tokens carry it as `iss`, and every token must carry exactly it. |
@@ -150,7 +152,7 @@ struct RawConfig {
 /// | `leeway` | `"30s"` | Clock skew allowed when checking `exp`, `nbf` and `iat`. At most 5 minutes. Each second of leeway lets an expired token live a second longer. |
 /// | `max_token_length` | `8192` | Longest bearer token, in bytes, that the server will try to decode; longer ones are rejected before any parsing. At least 64. |
 /// | `entity_cache_ttl` | none (off) | Turns on the [`EntityCache`](crate::EntityCache): a loaded entity is served without a database query for this long (`"30s"`), at most 1 hour. Each second lets a deleted or changed entity act as it was for a second longer; see [`EntityCache`](crate::EntityCache) for exactly what it can do. |
-/// | `entity_cache_max_entries` | `10000` | Most entities the cache holds; the entry closest to expiry makes room for a new one. At least 1. Needs `entity_cache_ttl`. |
+/// | `entity_cache_max_entries` | `10000` | Most entities the cache holds, between 1 and 100000. Expired entries, then the entry closest to expiry, make room for a new one. Needs `entity_cache_ttl`. |
 /// | `route_audit` | `"abort"` | What to do when an entry matches no mounted route or opens a mounted route with a different pattern: `"abort"` launch, or `"warn"` and launch anyway (for applications that mount routes after ignition). |
 /// | `catchers` | `true` | Register JSON catchers for 401 and 503 at `/`, so that guard failures carry the same body and `WWW-Authenticate` header as gate denials. Turn off when the application registers its own catchers for those codes at `/`. |
 ///
@@ -370,10 +372,10 @@ fn parse_entity_cache(ttl: Option<&Value>, max_entries: Option<usize>) -> Result
     }
 
     let max_entries = max_entries.unwrap_or(DEFAULT_ENTITY_CACHE_MAX_ENTRIES);
-    if max_entries == 0 {
+    if max_entries == 0 || max_entries > MAX_ENTITY_CACHE_MAX_ENTRIES {
         return Err(ConfigError::new(
             key("entity_cache_max_entries"),
-            "must be at least 1; remove entity_cache_ttl to turn the entity cache off",
+            "must be between 1 and 100000; remove entity_cache_ttl to turn the entity cache off",
         ));
     }
 
@@ -752,6 +754,10 @@ mod tests {
             "jwt_router.entity_cache_max_entries"
         );
         assert_eq!(config("entity_cache_max_entries = 10").unwrap_err().key(), "jwt_router.entity_cache_max_entries");
+        assert_eq!(
+            config("entity_cache_ttl = \"30s\"\nentity_cache_max_entries = 100001").unwrap_err().key(),
+            "jwt_router.entity_cache_max_entries"
+        );
         assert_eq!(config("algorithm = \"none\"").unwrap_err().key(), "jwt_router.algorithm");
         assert_eq!(config("jwks_path = \"/keys/<id>\"").unwrap_err().key(), "jwt_router.jwks_path");
         assert_eq!(config("issuer = \"\"").unwrap_err().key(), "jwt_router.issuer");

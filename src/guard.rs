@@ -171,7 +171,7 @@ impl<T: Entity> AuthedEntity<T> {
     /// Returns the loaded entity.
     ///
     /// The row is moved out without a copy, unless the
-    /// [`EntityCache`](crate::EntityCache) also holds it; then it is cloned.
+    /// [`EntityCache`](crate::EntityCache) also contains it. Then it is cloned.
     /// [`AuthedEntity::into_shared`] never copies and needs no `Clone`.
     ///
     /// ```
@@ -277,6 +277,13 @@ where
     }
 
     let id = T::Id::parse_subject(&claims.sub).ok_or(AuthError::InvalidSubject)?;
+
+    // A custom `EntityId` may parse several spellings of one id. Only the
+    // canonical one is accepted, so that one id has one subject and
+    // `EntityCache::invalidate` finds the entry that requests use.
+    if id.to_subject() != claims.sub {
+        return Err(AuthError::InvalidSubject);
+    }
     let entity = match state.cache.lookup::<T>(&claims.sub) {
         Lookup::Hit(entity) => entity,
         Lookup::Disabled => Arc::new(load_entity::<T>(req.rocket(), state, id.clone()).await?),

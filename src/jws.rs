@@ -193,8 +193,9 @@ fn verify_parts(parts: &Parts<'_>, header: JwsHeader, key: &VerificationKey) -> 
     }
 
     let payload = decode_base64url(parts.payload)?;
+    let signature = decode_base64url(parts.signature)?;
 
-    if !key.verify_signature(parts.signing_input.as_bytes(), parts.signature) {
+    if !key.verify_signature(parts.signing_input.as_bytes(), &signature) {
         return Err(JwsError::InvalidSignature);
     }
 

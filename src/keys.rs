@@ -17,6 +17,10 @@ use crate::jws::{self, JwsError, Verified};
 /// The smallest RSA modulus accepted, in bits (NIST SP 800-131A).
 const MIN_RSA_BITS: usize = 2048;
 
+/// The largest RSA modulus accepted, in bits: the backend's verification
+/// algorithms (`RSA_*_2048_8192_*`) reject longer keys on every token.
+const MAX_RSA_BITS: usize = 8192;
+
 /// JWK members that describe a public key; every other member is dropped
 /// before a key is published, so private parts never leave the server.
 const PUBLIC_MEMBERS: [&str; 6] = ["kty", "crv", "x", "y", "n", "e"];
@@ -53,7 +57,6 @@ impl KeyError {
 pub struct VerificationKey {
     kid: Option<String>,
     algorithm: Algorithm,
-    decoding: DecodingKey,
     /// The key prepared for verification once, at load time.
     verifier: Verifier,
     /// The public JWK, or `None` for HMAC secrets, which are never published.
@@ -85,7 +88,7 @@ impl VerificationKey {
         let decoding = DecodingKey::from_secret(secret).map_err(|error| KeyError::new(error.to_string()))?;
 
         let verifier = Verifier::new(algorithm, &decoding)?;
-        Ok(VerificationKey { kid: None, algorithm, decoding, verifier, public_jwk: None })
+        Ok(VerificationKey { kid: None, algorithm, verifier, public_jwk: None })
     }
 
     /// Creates a public key from PEM: `PUBLIC KEY` or `RSA PUBLIC KEY` for RSA,
@@ -94,7 +97,7 @@ impl VerificationKey {
     /// # Errors
     ///
     /// If the PEM does not hold a public key of `algorithm`'s type and curve,
-    /// or an RSA modulus is shorter than 2048 bits.
+    /// or an RSA modulus is shorter than 2048 or longer than 8192 bits.
     ///
     /// ```
     /// use rocket_jwt_router::{Algorithm, VerificationKey};
@@ -119,7 +122,7 @@ impl VerificationKey {
 
         let public_jwk = public_jwk_of(algorithm, &decoding)?;
         let verifier = Verifier::new(algorithm, &decoding)?;
-        Ok(VerificationKey { kid: None, algorithm, decoding, verifier, public_jwk: Some(public_jwk) })
+        Ok(VerificationKey { kid: None, algorithm, verifier, public_jwk: Some(public_jwk) })
     }
 
     /// Creates a key from a JSON Web Key (RFC 7517). The JWK must name its
@@ -164,7 +167,7 @@ impl VerificationKey {
 
         let kid = members.get("kid").and_then(Value::as_str).map(str::to_owned);
         let verifier = Verifier::new(algorithm, &decoding)?;
-        Ok(VerificationKey { kid, algorithm, decoding, verifier, public_jwk })
+        Ok(VerificationKey { kid, algorithm, verifier, public_jwk })
     }
 
     /// Returns the key with `kid` as its id.
@@ -202,22 +205,12 @@ impl VerificationKey {
         self.public_jwk.as_ref()
     }
 
-    /// Verifies `signature`, as unpadded base64url, over `message`.
-    ///
-    /// The signature must be in its one canonical encoding: no padding, and
-    /// zero unused trailing bits.
-    pub(crate) fn verify_signature(&self, message: &[u8], signature: &str) -> bool {
-        let Ok(decoded) = jws::decode_base64url(signature) else {
-            return false;
-        };
-
+    /// Verifies the decoded `signature` over `message`.
+    pub(crate) fn verify_signature(&self, message: &[u8], signature: &[u8]) -> bool {
         match &self.verifier {
             // Compares the tag in constant time.
-            Verifier::Hmac(key) => aws_lc_rs::hmac::verify(key, message, &decoded).is_ok(),
-            Verifier::Public(key) => key.verify_sig(message, &decoded).is_ok(),
-            Verifier::RsaComponents => {
-                jsonwebtoken::crypto::verify(signature, message, &self.decoding, self.algorithm.to_jsonwebtoken()).unwrap_or(false)
-            }
+            Verifier::Hmac(key) => aws_lc_rs::hmac::verify(key, message, signature).is_ok(),
+            Verifier::Public(key) => key.verify_sig(message, signature).is_ok(),
         }
     }
 }
@@ -225,17 +218,19 @@ impl VerificationKey {
 /// A verification key in the backend's parsed form.
 ///
 /// jsonwebtoken 12 builds the HMAC key and parses the public key again on
-/// every verification; keeping them parsed removes that work from each
+/// every verification. Keeping them parsed removes that work from each
 /// request (see BENCHMARKS.md).
 #[derive(Clone)]
 enum Verifier {
     Hmac(Box<aws_lc_rs::hmac::Key>),
     Public(aws_lc_rs::signature::ParsedPublicKey),
-    /// An RSA key given as JWK components (`n`, `e`), which the backend
-    /// accepts only as raw components.
-    // NOTE: such keys are still parsed on every verification, by
-    // jsonwebtoken; PEM RSA keys are kept parsed.
-    RsaComponents,
+}
+
+/// The backend algorithm of an asymmetric key. RSA keys given as JWK
+/// components need the RSA parameters themselves.
+enum PublicAlgorithm {
+    Rsa(&'static aws_lc_rs::signature::RsaParameters),
+    Other(&'static dyn aws_lc_rs::signature::VerificationAlgorithm),
 }
 
 impl Verifier {
@@ -244,28 +239,43 @@ impl Verifier {
     fn new(algorithm: Algorithm, decoding: &DecodingKey) -> Result<Self, KeyError> {
         use aws_lc_rs::{hmac, signature};
 
-        let bytes = match decoding.kind() {
-            DecodingKeyKind::SecretOrDer(bytes) => bytes,
-            DecodingKeyKind::RsaModulusExponent { .. } => return Ok(Verifier::RsaComponents),
+        let hmac_algorithm = match algorithm {
+            Algorithm::HS256 => Some(hmac::HMAC_SHA256),
+            Algorithm::HS384 => Some(hmac::HMAC_SHA384),
+            Algorithm::HS512 => Some(hmac::HMAC_SHA512),
+            _ => None,
+        };
+        if let (Some(hmac_algorithm), DecodingKeyKind::SecretOrDer(secret)) = (hmac_algorithm, decoding.kind()) {
+            return Ok(Verifier::Hmac(Box::new(hmac::Key::new(hmac_algorithm, secret))));
+        }
+
+        let public = match algorithm {
+            Algorithm::RS256 => PublicAlgorithm::Rsa(&signature::RSA_PKCS1_2048_8192_SHA256),
+            Algorithm::RS384 => PublicAlgorithm::Rsa(&signature::RSA_PKCS1_2048_8192_SHA384),
+            Algorithm::RS512 => PublicAlgorithm::Rsa(&signature::RSA_PKCS1_2048_8192_SHA512),
+            Algorithm::PS256 => PublicAlgorithm::Rsa(&signature::RSA_PSS_2048_8192_SHA256),
+            Algorithm::PS384 => PublicAlgorithm::Rsa(&signature::RSA_PSS_2048_8192_SHA384),
+            Algorithm::PS512 => PublicAlgorithm::Rsa(&signature::RSA_PSS_2048_8192_SHA512),
+            Algorithm::ES256 => PublicAlgorithm::Other(&signature::ECDSA_P256_SHA256_FIXED),
+            Algorithm::ES384 => PublicAlgorithm::Other(&signature::ECDSA_P384_SHA384_FIXED),
+            Algorithm::EdDSA => PublicAlgorithm::Other(&signature::ED25519),
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+                return Err(KeyError::new("an HMAC key must be a secret"));
+            }
         };
 
-        let public: &'static dyn signature::VerificationAlgorithm = match algorithm {
-            Algorithm::HS256 => return Ok(Verifier::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA256, bytes)))),
-            Algorithm::HS384 => return Ok(Verifier::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA384, bytes)))),
-            Algorithm::HS512 => return Ok(Verifier::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA512, bytes)))),
-            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-            Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-            Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-            Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-            Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
-            Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
-            Algorithm::EdDSA => &signature::ED25519,
+        let parsed = match (public, decoding.kind()) {
+            (PublicAlgorithm::Rsa(parameters), DecodingKeyKind::SecretOrDer(der)) => signature::ParsedPublicKey::new(parameters, der),
+            (PublicAlgorithm::Other(verification), DecodingKeyKind::SecretOrDer(bytes)) => signature::ParsedPublicKey::new(verification, bytes),
+            (PublicAlgorithm::Rsa(parameters), DecodingKeyKind::RsaModulusExponent { n, e }) => {
+                signature::RsaPublicKeyComponents { n, e }.to_parsed_public_key(parameters)
+            }
+            (PublicAlgorithm::Other(_), DecodingKeyKind::RsaModulusExponent { .. }) => {
+                return Err(KeyError::new(format!("an RSA key cannot verify {}", algorithm.name())));
+            }
         };
 
-        let parsed = signature::ParsedPublicKey::new(public, bytes)
-            .map_err(|error| KeyError::new(format!("the {} public key is invalid: {error}", algorithm.key_type())))?;
+        let parsed = parsed.map_err(|error| KeyError::new(format!("the {} public key is invalid: {error}", algorithm.key_type())))?;
         Ok(Verifier::Public(parsed))
     }
 }
@@ -344,10 +354,7 @@ fn public_jwk_of(algorithm: Algorithm, decoding: &DecodingKey) -> Result<Map<Str
 }
 
 fn rsa_jwk(n: &[u8], e: &[u8], encode: &dyn Fn(&[u8]) -> String) -> Result<Value, KeyError> {
-    let bits = significant_bits(n);
-    if bits < MIN_RSA_BITS {
-        return Err(KeyError::new(format!("the RSA key has {bits} bits; at least {MIN_RSA_BITS} are required")));
-    }
+    check_rsa_bits(significant_bits(n))?;
 
     Ok(json!({ "kty": "RSA", "n": encode(strip_leading_zeros(n)), "e": encode(strip_leading_zeros(e)) }))
 }
@@ -383,8 +390,16 @@ fn check_rsa_private_key_size(pem: &[u8]) -> Result<(), KeyError> {
         return Ok(());
     };
 
+    check_rsa_bits(bits)
+}
+
+fn check_rsa_bits(bits: usize) -> Result<(), KeyError> {
     if bits < MIN_RSA_BITS {
         return Err(KeyError::new(format!("the RSA key has {bits} bits; at least {MIN_RSA_BITS} are required")));
+    }
+
+    if bits > MAX_RSA_BITS {
+        return Err(KeyError::new(format!("the RSA key has {bits} bits; at most {MAX_RSA_BITS} are supported")));
     }
 
     Ok(())
@@ -624,20 +639,74 @@ mod tests {
         let key = VerificationKey::from_secret(Algorithm::HS256, &[7; 32]).unwrap();
         let encoding = jsonwebtoken::EncodingKey::from_secret(&[7; 32]).unwrap();
         let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &serde_json::json!({"a": 1}), &encoding).unwrap();
-        let (message, signature) = token.rsplit_once('.').unwrap();
-        assert!(key.verify_signature(message.as_bytes(), signature));
+        assert!(jws::verify(&token, &key).is_ok());
 
         // 32 bytes in 43 characters leave 2 unused bits in the last one; a
         // lenient decoder would read the same bytes from these variants.
+        let (message, signature) = token.rsplit_once('.').unwrap();
         let last = signature.as_bytes()[42];
         let sibling = (0..64u8)
             .map(|value| URL_SAFE_ALPHABET[usize::from(value)])
             .find(|&candidate| candidate != last && value_of(candidate) >> 2 == value_of(last) >> 2)
             .unwrap();
-        let variants = [format!("{}{}", &signature[..42], sibling as char), format!("{signature}="), String::new()];
+        let variants = [format!("{}{}", &signature[..42], sibling as char), format!("{signature}=")];
         for variant in variants {
-            assert!(!key.verify_signature(message.as_bytes(), &variant), "signature {variant:?}");
+            let result = jws::verify(&format!("{message}.{variant}"), &key);
+            assert_eq!(result.unwrap_err(), JwsError::Malformed, "signature {variant:?}");
         }
+
+        let empty = jws::verify(&format!("{message}."), &key);
+        assert_eq!(empty.unwrap_err(), JwsError::InvalidSignature);
+    }
+
+    #[test]
+    fn every_algorithm_round_trips() {
+        let rsa: &[u8] = include_bytes!("../tests/data/keys/rsa-2048.pem");
+        let cases: [(Algorithm, &[u8]); 12] = [
+            (Algorithm::HS256, &[3; 64]),
+            (Algorithm::HS384, &[3; 64]),
+            (Algorithm::HS512, &[3; 64]),
+            (Algorithm::RS256, rsa),
+            (Algorithm::RS384, rsa),
+            (Algorithm::RS512, rsa),
+            (Algorithm::PS256, rsa),
+            (Algorithm::PS384, rsa),
+            (Algorithm::PS512, rsa),
+            (Algorithm::ES256, include_bytes!("../tests/data/keys/ec-p256.pem")),
+            (Algorithm::ES384, include_bytes!("../tests/data/keys/ec-p384.pem")),
+            (Algorithm::EdDSA, include_bytes!("../tests/data/keys/ed25519.pem")),
+        ];
+
+        for (algorithm, material) in cases {
+            let signing = match algorithm.family() {
+                Family::Hmac => SigningKey::from_secret("k", algorithm, material),
+                _ => SigningKey::from_pem("k", algorithm, material),
+            };
+            let keys = KeySet::new(signing.unwrap(), Vec::new()).unwrap();
+            let token = jsonwebtoken::encode(&keys.header(), &serde_json::json!({"a": 1}), keys.encoding_key()).unwrap();
+            assert!(keys.verify(&token).is_ok(), "{} token rejected", algorithm.name());
+
+            let (_, signature) = token.rsplit_once('.').unwrap();
+            let other = jsonwebtoken::encode(&keys.header(), &serde_json::json!({"a": 2}), keys.encoding_key()).unwrap();
+            let forged = format!("{}.{signature}", other.rsplit_once('.').unwrap().0);
+            assert_ne!(forged, token);
+            assert_eq!(keys.verify(&forged).unwrap_err(), JwsError::InvalidSignature, "{} forgery accepted", algorithm.name());
+        }
+    }
+
+    #[test]
+    fn rsa_jwk_components_verify() {
+        let signing = SigningKey::from_pem("k", Algorithm::RS256, include_bytes!("../tests/data/keys/rsa-2048.pem")).unwrap();
+        let keys = KeySet::new(signing, Vec::new()).unwrap();
+        let token = jsonwebtoken::encode(&keys.header(), &serde_json::json!({"a": 1}), keys.encoding_key()).unwrap();
+
+        let mut jwk = keys.verifying["k"].public_jwk().unwrap().clone();
+        jwk.insert("alg".to_owned(), "RS256".into());
+        let from_components = VerificationKey::from_jwk(&Value::Object(jwk).to_string()).unwrap();
+
+        assert!(jws::verify(&token, &from_components).is_ok());
+        let tampered = format!("{}A", &token[..token.len() - 1]);
+        assert!(jws::verify(&tampered, &from_components).is_err());
     }
 
     const URL_SAFE_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -157,3 +157,72 @@ async fn invalid_settings_abort_launch() {
         assert_eq!(failures, ["JwtRouter"], "setting {setting}");
     }
 }
+
+/// An id whose parser, like many hand-written ones, accepts a leading `+`.
+#[derive(Clone, Debug)]
+struct LenientId(i64);
+
+impl rocket_jwt_router::EntityId for LenientId {
+    fn parse_subject(subject: &str) -> Option<Self> {
+        subject.trim_start_matches('+').parse().ok().map(LenientId)
+    }
+
+    fn to_subject(&self) -> String {
+        self.0.to_string()
+    }
+}
+
+impl sqlx::Type<sqlx::Sqlite> for LenientId {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <i64 as sqlx::Type<sqlx::Sqlite>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for LenientId {
+    fn encode_by_ref(&self, buffer: &mut Vec<sqlx::sqlite::SqliteArgumentValue<'q>>) -> sqlx::encode::IsNull {
+        <i64 as sqlx::Encode<'q, sqlx::Sqlite>>::encode_by_ref(&self.0, buffer)
+    }
+}
+
+#[derive(Clone, sqlx::FromRow, serde::Serialize)]
+struct LenientUser {
+    id: i64,
+    name: String,
+}
+
+impl rocket_jwt_router::Entity for LenientUser {
+    type Database = common::AppDb;
+    type Id = LenientId;
+    const TABLE: &'static str = "users";
+}
+
+#[rocket::get("/lenient")]
+fn lenient(user: rocket_jwt_router::AuthedEntity<LenientUser>) -> String {
+    user.name.clone()
+}
+
+#[rocket::async_test]
+async fn only_canonical_subjects_are_cached() {
+    let database = common::TempDatabase::new();
+    let figment = common::figment(&database.url(), &format!("{DEFAULT_CONFIG}\nentity_cache_ttl = \"1h\""));
+    let rocket = common::rocket(figment).mount("/", rocket::routes![lenient]);
+    let client = rocket::local::asynchronous::Client::tracked(rocket).await.expect("the test application launches");
+
+    let send = |sub: &'static str| {
+        let token = sign(&common::valid_claims(sub));
+        let request = client.get("/lenient").header(rocket::http::Header::new("Authorization", format!("Bearer {token}")));
+        async move { common::Reply::read(request.dispatch().await).await }
+    };
+
+    assert_eq!(send("1").await.body, "ada");
+
+    // "+1" parses to the same id but is not its canonical subject, so it
+    // must not create a second entry that `invalidate` would miss.
+    let reply = send("+1").await;
+    assert_unauthorized(&reply, INVALID_TOKEN, "The bearer token's subject is invalid.");
+
+    let cache = client.rocket().state::<EntityCache>().expect("the fairing manages EntityCache");
+    assert_eq!(cache.len(), 1);
+    cache.invalidate::<LenientUser>(&LenientId(1));
+    assert!(cache.is_empty());
+}
