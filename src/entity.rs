@@ -81,6 +81,13 @@ pub trait EntityId: Sized + Clone + Send + Sync + 'static {
     /// to `false`.
     const IS_TEXT: bool = false;
 
+    /// Whether [`EntityId::parse_subject`] accepts only the exact text that
+    /// [`EntityId::to_subject`] produces. When it is `false`, the default,
+    /// the guards format each parsed id and reject a subject that differs,
+    /// so that one id has one subject. The built-in ids set it to `true`,
+    /// which saves that formatting on every request.
+    const PARSES_ONLY_CANONICAL: bool = false;
+
     /// Parses the canonical text of an id, or returns `None`.
     fn parse_subject(subject: &str) -> Option<Self>;
 
@@ -91,12 +98,12 @@ pub trait EntityId: Sized + Clone + Send + Sync + 'static {
 macro_rules! canonical_integer_id {
     ($($int:ty),*) => {$(
         impl EntityId for $int {
-            fn parse_subject(subject: &str) -> Option<Self> {
-                let id: $int = subject.parse().ok()?;
+            const PARSES_ONLY_CANONICAL: bool = true;
 
+            fn parse_subject(subject: &str) -> Option<Self> {
                 // `parse` accepts "+1" and "01"; only the canonical form may
                 // name an entity, so that one id has exactly one subject.
-                (id.to_string() == subject).then_some(id)
+                is_canonical_integer(subject).then(|| subject.parse().ok()).flatten()
             }
 
             fn to_subject(&self) -> String {
@@ -108,8 +115,21 @@ macro_rules! canonical_integer_id {
 
 canonical_integer_id!(i32, i64);
 
+/// Checks that `text` is an integer as `to_string` writes it: an optional
+/// `-`, then `0` alone or digits without a leading zero, and never `-0`.
+fn is_canonical_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+
+    match digits.as_bytes() {
+        [b'0'] => digits.len() == text.len(),
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
+}
+
 impl EntityId for String {
     const IS_TEXT: bool = true;
+    const PARSES_ONLY_CANONICAL: bool = true;
 
     fn parse_subject(subject: &str) -> Option<Self> {
         (!subject.is_empty()).then(|| subject.to_owned())
@@ -305,6 +325,23 @@ mod tests {
             assert_eq!(i32::parse_subject(subject), None, "subject {subject:?}");
         }
         assert_eq!(i32::parse_subject("2147483648"), None);
+        assert_eq!(i64::parse_subject("0"), Some(0));
+        assert_eq!(i64::parse_subject("-10"), Some(-10));
+        assert_eq!(i64::parse_subject("-"), None);
+        assert_eq!(i64::parse_subject("--1"), None);
+        assert_eq!(i64::parse_subject("-01"), None);
+        assert_eq!(i64::parse_subject(&i64::MIN.to_string()), Some(i64::MIN));
+        assert_eq!(i32::parse_subject(&i32::MAX.to_string()), Some(i32::MAX));
+    }
+
+    #[test]
+    fn canonical_parse_round_trips() {
+        for id in [0_i64, 1, -1, 42, -987_654_321, i64::MAX, i64::MIN] {
+            assert_eq!(i64::parse_subject(&id.to_subject()), Some(id));
+        }
+        for id in [0_i32, 7, -7, i32::MAX, i32::MIN] {
+            assert_eq!(i32::parse_subject(&id.to_subject()), Some(id));
+        }
     }
 
     #[test]

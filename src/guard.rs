@@ -281,7 +281,7 @@ where
     // A custom `EntityId` may parse several spellings of one id. Only the
     // canonical one is accepted, so that one id has one subject and
     // `EntityCache::invalidate` finds the entry that requests use.
-    if id.to_subject() != claims.sub {
+    if !T::Id::PARSES_ONLY_CANONICAL && id.to_subject() != claims.sub {
         return Err(AuthError::InvalidSubject);
     }
     let entity = match state.cache.lookup::<T>(&claims.sub) {
