@@ -106,13 +106,11 @@ struct CachedEntity {
 
 /// The result of looking an entity up.
 pub(crate) enum Lookup<T> {
-    /// The cache is off.
-    Disabled,
     /// A fresh entry.
     Hit(Arc<T>),
-    /// No fresh entry: load the row, then hand it to [`EntityCache::store`]
-    /// with this ticket.
-    Miss(MissTicket),
+    /// No fresh entry. Load the row, then hand it to [`EntityCache::store`]
+    /// with this ticket, which is `None` when the cache is off.
+    Miss(Option<MissTicket>),
 }
 
 /// The record of a miss that [`EntityCache::store`] needs: the shard, the
@@ -168,7 +166,7 @@ impl EntityCache {
 
     /// Drops the cached entity of type `T` with this id, so that the next
     /// request loads it from the database. Does nothing when the cache is off
-    /// or holds no such entity.
+    /// or contains no such entity.
     ///
     /// See [`EntityCache`] for an example.
     pub fn invalidate<T: Entity>(&self, id: &T::Id) {
@@ -217,8 +215,8 @@ impl EntityCache {
         self.drop_where(|_| true);
     }
 
-    /// Returns how many entities the cache holds, expired ones included until
-    /// they are evicted.
+    /// Returns how many entities the cache contains, expired ones included
+    /// until they are evicted.
     ///
     /// ```
     /// use rocket_jwt_router::EntityCache;
@@ -235,7 +233,7 @@ impl EntityCache {
         (0..inner.shards.len()).map(|index| inner.lock(index).len).sum()
     }
 
-    /// Returns whether the cache holds no entity.
+    /// Returns whether the cache contains no entity.
     ///
     /// ```
     /// use rocket_jwt_router::EntityCache;
@@ -253,19 +251,15 @@ impl EntityCache {
 
     fn lookup_at<T: Entity>(&self, subject: &str, now: Instant) -> Lookup<T> {
         let Some(inner) = &self.inner else {
-            return Lookup::Disabled;
+            return Lookup::Miss(None);
         };
 
         let shard_index = inner.shard_of(TypeId::of::<T>(), subject);
         let mut shard = inner.lock(shard_index);
 
-        let fresh = remove_if_expired::<T>(&mut shard, subject, now)
-            .then(|| shard.entries.get(&TypeId::of::<T>())?.get(subject)?.value.clone().downcast::<T>().ok())
-            .flatten();
-
-        match fresh {
+        match fresh_value::<T>(&mut shard, subject, now).and_then(|value| value.downcast::<T>().ok()) {
             Some(entity) => Lookup::Hit(entity),
-            None => Lookup::Miss(MissTicket { shard: shard_index, generation: shard.generation, started: now }),
+            None => Lookup::Miss(Some(MissTicket { shard: shard_index, generation: shard.generation, started: now })),
         }
     }
 
@@ -331,28 +325,24 @@ impl CacheInner {
 
     fn lock(&self, index: usize) -> MutexGuard<'_, Shard> {
         // A panic while holding the lock cannot leave a shard inconsistent in
-        // a way that serves a wrong entity: entries are inserted whole.
+        // a way that serves a wrong entity, because entries are inserted whole.
         self.shards[index].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-/// Drops the entry for `subject` if it has expired by `now`, so that a row
-/// is not kept in memory after it can no longer be served. Returns whether
-/// a fresh entry remains.
-fn remove_if_expired<T: Entity>(shard: &mut Shard, subject: &str, now: Instant) -> bool {
-    let Some(entries) = shard.entries.get_mut(&TypeId::of::<T>()) else {
-        return false;
-    };
-
-    match entries.get(subject) {
-        Some(entry) if now < entry.expires_at => true,
-        Some(_) => {
-            entries.remove(subject);
-            shard.len -= 1;
-            false
-        }
-        None => false,
+/// Returns the value cached for `subject` if it is fresh at `now`. An
+/// expired entry is dropped, so that a row is not kept in memory after it
+/// can no longer be served.
+fn fresh_value<T: Entity>(shard: &mut Shard, subject: &str, now: Instant) -> Option<Arc<dyn Any + Send + Sync>> {
+    let entries = shard.entries.get_mut(&TypeId::of::<T>())?;
+    let entry = entries.get(subject)?;
+    if now < entry.expires_at {
+        return Some(entry.value.clone());
     }
+
+    entries.remove(subject);
+    shard.len -= 1;
+    None
 }
 
 /// Makes room for one entry: drops every entry expired by `now`, or, if none
@@ -412,9 +402,9 @@ mod tests {
 
     fn load<T: Entity>(cache: &EntityCache, subject: &str, value: T, at: Instant) {
         match cache.lookup_at::<T>(subject, at) {
-            Lookup::Miss(ticket) => cache.store(ticket, subject, Arc::new(value)),
+            Lookup::Miss(Some(ticket)) => cache.store(ticket, subject, Arc::new(value)),
+            Lookup::Miss(None) => panic!("the cache is off"),
             Lookup::Hit(_) => panic!("expected a miss for {subject}"),
-            Lookup::Disabled => panic!("the cache is off"),
         }
     }
 
@@ -428,7 +418,7 @@ mod tests {
     #[test]
     fn off_by_default() {
         let cache = EntityCache::default();
-        assert!(matches!(cache.lookup::<User>("1"), Lookup::Disabled));
+        assert!(matches!(cache.lookup::<User>("1"), Lookup::Miss(None)));
         cache.invalidate::<User>(&1);
         cache.clear();
         assert!(cache.is_empty());
@@ -496,10 +486,10 @@ mod tests {
     }
 
     #[test]
-    fn invalidation_during_a_load_discards_its_row() {
+    fn invalidation_discards_racing_load() {
         let cache = cache(100);
         let now = Instant::now();
-        let Lookup::<User>::Miss(ticket) = cache.lookup_at::<User>("1", now) else {
+        let Lookup::<User>::Miss(Some(ticket)) = cache.lookup_at::<User>("1", now) else {
             panic!("expected a miss");
         };
 

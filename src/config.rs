@@ -530,7 +530,7 @@ fn parse_duration(name: &str, value: Option<&Value>, default: Duration) -> Resul
     };
 
     // TOML integers arrive as signed numbers, so a plain `to_u128` would
-    // refuse `token_ttl = 900`.
+    // reject `token_ttl = 900`.
     if let Some(number) = value.to_num() {
         let seconds = number.to_u128_lossy().and_then(|seconds| u64::try_from(seconds).ok());
         return seconds.map(Duration::from_secs).ok_or_else(|| invalid("the number".to_owned()));
@@ -623,15 +623,11 @@ mod tests {
 
     #[test]
     fn entity_cache_settings() {
-        let config = config("entity_cache_ttl = \"30s\"").unwrap();
-        assert_eq!(config.entity_cache, Some(CacheSettings { ttl: Duration::from_secs(30), max_entries: 10_000 }));
+        let default_size = config("entity_cache_ttl = \"30s\"").unwrap();
+        assert_eq!(default_size.entity_cache, Some(CacheSettings { ttl: Duration::from_secs(30), max_entries: 10_000 }));
 
-        let config = config_with_cache_size();
-        assert_eq!(config.entity_cache.map(|cache| cache.max_entries), Some(5));
-    }
-
-    fn config_with_cache_size() -> Config {
-        config("entity_cache_ttl = 60\nentity_cache_max_entries = 5").unwrap()
+        let small = config("entity_cache_ttl = 60\nentity_cache_max_entries = 5").unwrap();
+        assert_eq!(small.entity_cache.map(|cache| cache.max_entries), Some(5));
     }
 
     #[test]

@@ -42,9 +42,9 @@ pub(crate) struct JwtState {
 impl JwtState {
     /// Classifies `req` by its method and decoded path segments.
     ///
-    /// Not cached in the request: the lookup costs fewer instructions than
-    /// storing a request-local cache entry, and only the gate and the entity
-    /// guards' open-route check need it.
+    /// The result is not cached in the request, because the lookup costs
+    /// fewer instructions than storing a request-local cache entry. Only the
+    /// gate and the entity guards' open-route check need it.
     pub(crate) fn access(&self, req: &Request<'_>) -> Access {
         self.routes.classify(req.method(), req.uri().path().segments())
     }

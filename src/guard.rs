@@ -284,12 +284,14 @@ where
     if !T::Id::PARSES_ONLY_CANONICAL && id.to_subject() != claims.sub {
         return Err(AuthError::InvalidSubject);
     }
+
     let entity = match state.cache.lookup::<T>(&claims.sub) {
         Lookup::Hit(entity) => entity,
-        Lookup::Disabled => Arc::new(load_entity::<T>(req.rocket(), state, id.clone()).await?),
         Lookup::Miss(ticket) => {
             let entity = Arc::new(load_entity::<T>(req.rocket(), state, id.clone()).await?);
-            state.cache.store(ticket, &claims.sub, entity.clone());
+            if let Some(ticket) = ticket {
+                state.cache.store(ticket, &claims.sub, entity.clone());
+            }
             entity
         }
     };

@@ -17,8 +17,8 @@ use crate::jws::{self, JwsError, Verified};
 /// The smallest RSA modulus accepted, in bits (NIST SP 800-131A).
 const MIN_RSA_BITS: usize = 2048;
 
-/// The largest RSA modulus accepted, in bits: the backend's verification
-/// algorithms (`RSA_*_2048_8192_*`) reject longer keys on every token.
+/// The largest RSA modulus accepted, in bits, because the backend's
+/// verification algorithms (`RSA_*_2048_8192_*`) reject longer keys.
 const MAX_RSA_BITS: usize = 8192;
 
 /// JWK members that describe a public key; every other member is dropped
@@ -226,9 +226,10 @@ enum Verifier {
     Public(aws_lc_rs::signature::ParsedPublicKey),
 }
 
-/// The backend algorithm of an asymmetric key. RSA keys given as JWK
-/// components need the RSA parameters themselves.
-enum PublicAlgorithm {
+/// The backend algorithm of a key. RSA keys given as JWK components need the
+/// RSA parameters themselves, not only the verification algorithm.
+enum BackendAlgorithm {
+    Hmac(aws_lc_rs::hmac::Algorithm),
     Rsa(&'static aws_lc_rs::signature::RsaParameters),
     Other(&'static dyn aws_lc_rs::signature::VerificationAlgorithm),
 }
@@ -238,39 +239,33 @@ impl Verifier {
     /// that jsonwebtoken's own verification uses.
     fn new(algorithm: Algorithm, decoding: &DecodingKey) -> Result<Self, KeyError> {
         use aws_lc_rs::{hmac, signature};
+        use BackendAlgorithm::{Hmac, Other, Rsa};
 
-        let hmac_algorithm = match algorithm {
-            Algorithm::HS256 => Some(hmac::HMAC_SHA256),
-            Algorithm::HS384 => Some(hmac::HMAC_SHA384),
-            Algorithm::HS512 => Some(hmac::HMAC_SHA512),
-            _ => None,
+        let backend = match algorithm {
+            Algorithm::HS256 => Hmac(hmac::HMAC_SHA256),
+            Algorithm::HS384 => Hmac(hmac::HMAC_SHA384),
+            Algorithm::HS512 => Hmac(hmac::HMAC_SHA512),
+            Algorithm::RS256 => Rsa(&signature::RSA_PKCS1_2048_8192_SHA256),
+            Algorithm::RS384 => Rsa(&signature::RSA_PKCS1_2048_8192_SHA384),
+            Algorithm::RS512 => Rsa(&signature::RSA_PKCS1_2048_8192_SHA512),
+            Algorithm::PS256 => Rsa(&signature::RSA_PSS_2048_8192_SHA256),
+            Algorithm::PS384 => Rsa(&signature::RSA_PSS_2048_8192_SHA384),
+            Algorithm::PS512 => Rsa(&signature::RSA_PSS_2048_8192_SHA512),
+            Algorithm::ES256 => Other(&signature::ECDSA_P256_SHA256_FIXED),
+            Algorithm::ES384 => Other(&signature::ECDSA_P384_SHA384_FIXED),
+            Algorithm::EdDSA => Other(&signature::ED25519),
         };
-        if let (Some(hmac_algorithm), DecodingKeyKind::SecretOrDer(secret)) = (hmac_algorithm, decoding.kind()) {
-            return Ok(Verifier::Hmac(Box::new(hmac::Key::new(hmac_algorithm, secret))));
-        }
 
-        let public = match algorithm {
-            Algorithm::RS256 => PublicAlgorithm::Rsa(&signature::RSA_PKCS1_2048_8192_SHA256),
-            Algorithm::RS384 => PublicAlgorithm::Rsa(&signature::RSA_PKCS1_2048_8192_SHA384),
-            Algorithm::RS512 => PublicAlgorithm::Rsa(&signature::RSA_PKCS1_2048_8192_SHA512),
-            Algorithm::PS256 => PublicAlgorithm::Rsa(&signature::RSA_PSS_2048_8192_SHA256),
-            Algorithm::PS384 => PublicAlgorithm::Rsa(&signature::RSA_PSS_2048_8192_SHA384),
-            Algorithm::PS512 => PublicAlgorithm::Rsa(&signature::RSA_PSS_2048_8192_SHA512),
-            Algorithm::ES256 => PublicAlgorithm::Other(&signature::ECDSA_P256_SHA256_FIXED),
-            Algorithm::ES384 => PublicAlgorithm::Other(&signature::ECDSA_P384_SHA384_FIXED),
-            Algorithm::EdDSA => PublicAlgorithm::Other(&signature::ED25519),
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
-                return Err(KeyError::new("an HMAC key must be a secret"));
+        let parsed = match (backend, decoding.kind()) {
+            (Hmac(hmac_algorithm), DecodingKeyKind::SecretOrDer(secret)) => {
+                return Ok(Verifier::Hmac(Box::new(hmac::Key::new(hmac_algorithm, secret))));
             }
-        };
-
-        let parsed = match (public, decoding.kind()) {
-            (PublicAlgorithm::Rsa(parameters), DecodingKeyKind::SecretOrDer(der)) => signature::ParsedPublicKey::new(parameters, der),
-            (PublicAlgorithm::Other(verification), DecodingKeyKind::SecretOrDer(bytes)) => signature::ParsedPublicKey::new(verification, bytes),
-            (PublicAlgorithm::Rsa(parameters), DecodingKeyKind::RsaModulusExponent { n, e }) => {
+            (Rsa(parameters), DecodingKeyKind::SecretOrDer(der)) => signature::ParsedPublicKey::new(parameters, der),
+            (Other(verification), DecodingKeyKind::SecretOrDer(bytes)) => signature::ParsedPublicKey::new(verification, bytes),
+            (Rsa(parameters), DecodingKeyKind::RsaModulusExponent { n, e }) => {
                 signature::RsaPublicKeyComponents { n, e }.to_parsed_public_key(parameters)
             }
-            (PublicAlgorithm::Other(_), DecodingKeyKind::RsaModulusExponent { .. }) => {
+            (Hmac(_) | Other(_), DecodingKeyKind::RsaModulusExponent { .. }) => {
                 return Err(KeyError::new(format!("an RSA key cannot verify {}", algorithm.name())));
             }
         };
@@ -641,7 +636,7 @@ mod tests {
         let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &serde_json::json!({"a": 1}), &encoding).unwrap();
         assert!(jws::verify(&token, &key).is_ok());
 
-        // 32 bytes in 43 characters leave 2 unused bits in the last one; a
+        // 32 bytes in 43 characters leave 2 unused bits in the last one, so a
         // lenient decoder would read the same bytes from these variants.
         let (message, signature) = token.rsplit_once('.').unwrap();
         let last = signature.as_bytes()[42];
