@@ -24,18 +24,11 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DURATION=${DURATION:-20s}
 PORT=${PORT:-18320}
 HOST=127.0.0.1
-USERS=10000
+SCRIPT_NAME=instructions.sh
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 
-fail() {
-  echo "instructions.sh: $*" >&2
-  exit 1
-}
-
-for tool in valgrind:valgrind callgrind_control:valgrind wrk:wrk taskset:util-linux sqlite3:sqlite3 curl:curl; do
-  package=${tool#*:}
-  tool=${tool%%:*}
-  command -v "$tool" >/dev/null 2>&1 || fail "\`$tool\` is missing; install it with \`apt-get update && apt-get install -y $package\`"
-done
+require_tools valgrind:valgrind callgrind_control:valgrind wrk:wrk taskset:util-linux sqlite3:sqlite3 curl:curl
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/jwt-router-instructions.XXXXXX")
 SERVER_PID=
@@ -52,12 +45,9 @@ trap 'stop_server; rm -rf "$WORK"' EXIT
 # Starts `example` under callgrind with extra `jwt_router` settings and a
 # database file, and waits until it responds.
 start_server() {
-  local name=$1 example=$2 settings=$3 database=$4 code=000
+  local name=$1 example=$2 settings=$3 database=$4
 
-  # A server already on the port would answer in place of ours.
-  if curl -s -o /dev/null --max-time 1 "http://$HOST:$PORT/"; then
-    fail "port $PORT on $HOST is in use; stop what listens there or set PORT"
-  fi
+  require_free_port "$PORT" PORT
   (
     cd "$WORK"
     export ROCKET_CONFIG="$ROOT/Rocket.toml" ROCKET_ADDRESS=$HOST ROCKET_PORT=$PORT
@@ -69,21 +59,7 @@ start_server() {
   ) >"$WORK/$name.log" 2>&1 &
   SERVER_PID=$!
 
-  for _ in $(seq 1 600); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$HOST:$PORT/" || true)
-    [[ $code == 000 ]] || return 0
-    sleep 0.2
-  done
-  fail "$name did not respond under callgrind within 120 s; see $WORK/$name.log"
-}
-
-register() {
-  local body token
-  body=$(curl -s --max-time 30 -X POST -H 'Content-Type: application/json' -d '{"name":"instructions"}' \
-    "http://$HOST:$PORT/api/v1/register")
-  token=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$body")
-  [[ -n $token ]] || fail "POST /api/v1/register returned no token: $body"
-  printf '%s' "$token"
+  wait_until_ready "$name under callgrind" "$PORT" 120 "see $WORK/$name.log"
 }
 
 # Measures GET `path` with `token` on the running server and prints
@@ -114,19 +90,14 @@ echo "== building the examples in release mode"
 (cd "$ROOT" && cargo build --release --quiet --example quickstart --example bench_app --example baseline)
 
 head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/jwt-secret"
-for database in quickstart baseline; do
-  sqlite3 "$WORK/$database.db" <<SQL
-CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $USERS)
-INSERT INTO users (name) SELECT 'user' || i FROM n;
-SQL
-done
+create_users_database "$WORK/quickstart.db"
+create_users_database "$WORK/baseline.db"
 
 declare -A RESULT
 
 echo "== quickstart"
 start_server quickstart quickstart "" "$WORK/quickstart.db"
-QUICKSTART_TOKEN=$(register)
+QUICKSTART_TOKEN=$(register_user "$PORT" instructions)
 RESULT[ignored.library]=$(measure ignored-library / "")
 RESULT[authed.library]=$(measure authed-library /api/v1/user "$QUICKSTART_TOKEN")
 stop_server
@@ -143,7 +114,7 @@ stop_server
 
 echo "== baseline"
 start_server baseline baseline "" "$WORK/baseline.db"
-BASELINE_TOKEN=$(register)
+BASELINE_TOKEN=$(register_user "$PORT" instructions)
 RESULT[bare.hand]=$(measure bare-hand /bare "")
 RESULT[ignored.hand]=$(measure ignored-hand / "")
 RESULT[protected.hand]=$(measure protected-hand /api/v1/ping "$BASELINE_TOKEN")

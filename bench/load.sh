@@ -39,34 +39,16 @@ LOAD_WAIT_SECONDS=${LOAD_WAIT_SECONDS:-600}
 SERVER_LOG_LEVEL=${SERVER_LOG_LEVEL:-off}
 CACHE_TTL=${CACHE_TTL:-30s}
 HOST=127.0.0.1
-USERS=10000
+SCRIPT_NAME=load.sh
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 
 QUICKSTART_PORT=$BASE_PORT
 BENCH_APP_PORT=$((BASE_PORT + 1))
 BASELINE_PORT=$((BASE_PORT + 2))
 CACHED_PORT=$((BASE_PORT + 3))
 
-fail() {
-  echo "load.sh: $*" >&2
-  exit 1
-}
-
-check_tools() {
-  local tool package
-  for tool in wrk:wrk taskset:util-linux sqlite3:sqlite3 curl:curl; do
-    package=${tool#*:}
-    tool=${tool%%:*}
-    if ! command -v "$tool" >/dev/null 2>&1; then
-      fail "\`$tool\` is missing; install it with \`apt-get update && apt-get install -y $package\`"
-    fi
-  done
-
-  if (($(nproc) < 2)); then
-    fail "needs 2 cores (servers on core 0, wrk on core 1) but nproc is $(nproc)"
-  fi
-}
-
-check_tools
+require_tools wrk:wrk taskset:util-linux sqlite3:sqlite3 curl:curl
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/jwt-router-load.XXXXXX")
 SERVER_PIDS=()
@@ -82,15 +64,6 @@ stop_servers() {
   rm -rf "$WORK"
 }
 trap stop_servers EXIT
-
-# Creates a SQLite file with the quickstart's users table and USERS rows.
-create_database() {
-  sqlite3 "$1" <<SQL
-CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $USERS)
-INSERT INTO users (name) SELECT 'user' || i FROM n;
-SQL
-}
 
 # Starts an example binary on core 0 with the repository's Rocket.toml, the
 # shared secret, extra `jwt_router` settings and, if given, a database file.
@@ -109,29 +82,6 @@ start_server() {
     exec taskset -c 0 "$ROOT/target/release/examples/$example"
   ) >"$WORK/$name.log" 2>&1 &
   SERVER_PIDS+=("$!")
-}
-
-# Waits up to 30 s until the server on `port` responds with any HTTP status.
-wait_until_ready() {
-  local example=$1 port=$2 code
-  for _ in $(seq 1 300); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$HOST:$port/" || true)
-    if [[ $code != 000 ]]; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  fail "$example did not respond on $HOST:$port within 30 s; rerun with SERVER_LOG_LEVEL=normal to see its log"
-}
-
-# Registers a user through POST /api/v1/register and prints its token.
-register() {
-  local port=$1 body token
-  body=$(curl -s --max-time 5 -X POST -H 'Content-Type: application/json' -d '{"name":"load-test"}' \
-    "http://$HOST:$port/api/v1/register")
-  token=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$body")
-  [[ -n $token ]] || fail "POST /api/v1/register on port $port returned no token: $body"
-  printf '%s' "$token"
 }
 
 # Fails unless GET `path` on `port` returns 200, so that no row measures an error.
@@ -213,14 +163,11 @@ echo "== building the examples in release mode"
 echo "== preparing $WORK"
 mkdir -p "$WORK/results"
 head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/jwt-secret"
-create_database "$WORK/quickstart.db"
-create_database "$WORK/baseline.db"
+create_users_database "$WORK/quickstart.db"
+create_users_database "$WORK/baseline.db"
 
-# A server already on one of the ports would answer in place of ours.
 for port in "$QUICKSTART_PORT" "$BENCH_APP_PORT" "$BASELINE_PORT" "$CACHED_PORT"; do
-  if curl -s -o /dev/null --max-time 1 "http://$HOST:$port/"; then
-    fail "port $port on $HOST is in use; stop what listens there or set BASE_PORT"
-  fi
+  require_free_port "$port" BASE_PORT
 done
 
 echo "== starting the servers on $HOST:$QUICKSTART_PORT-$CACHED_PORT (core 0)"
@@ -228,19 +175,20 @@ start_server quickstart quickstart "$QUICKSTART_PORT" "" "$WORK/quickstart.db"
 start_server bench_app bench_app "$BENCH_APP_PORT" ""
 start_server baseline baseline "$BASELINE_PORT" "" "$WORK/baseline.db"
 start_server quickstart-cached quickstart "$CACHED_PORT" ",entity_cache_ttl=\"$CACHE_TTL\"" "$WORK/quickstart.db"
-wait_until_ready quickstart "$QUICKSTART_PORT"
-wait_until_ready bench_app "$BENCH_APP_PORT"
-wait_until_ready baseline "$BASELINE_PORT"
-wait_until_ready quickstart-cached "$CACHED_PORT"
+LOG_HINT="rerun with SERVER_LOG_LEVEL=normal to see its log"
+wait_until_ready quickstart "$QUICKSTART_PORT" 30 "$LOG_HINT"
+wait_until_ready bench_app "$BENCH_APP_PORT" 30 "$LOG_HINT"
+wait_until_ready baseline "$BASELINE_PORT" 30 "$LOG_HINT"
+wait_until_ready quickstart-cached "$CACHED_PORT" 30 "$LOG_HINT"
 
 # The quickstarts and bench_app share the secret, and the quickstarts share
 # their database, so the quickstart's token also authenticates on the other
-# two. TARGETS names these
-# variables, and run_wrk reads them by indirect expansion.
+# two. TARGETS names these variables, and run_wrk reads them by indirect
+# expansion.
 # shellcheck disable=SC2034
-QUICKSTART_TOKEN=$(register "$QUICKSTART_PORT")
+QUICKSTART_TOKEN=$(register_user "$QUICKSTART_PORT" load-test)
 # shellcheck disable=SC2034
-BASELINE_TOKEN=$(register "$BASELINE_PORT")
+BASELINE_TOKEN=$(register_user "$BASELINE_PORT" load-test)
 # shellcheck disable=SC2034
 NO_TOKEN=
 

@@ -32,19 +32,11 @@ USERS_WITH_TOKENS=${USERS_WITH_TOKENS:-200}
 PORT=${PORT:-18310}
 JWT_SETTINGS=${JWT_SETTINGS:-}
 HOST=127.0.0.1
-USERS=10000
+SCRIPT_NAME=memory.sh
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 
-fail() {
-  echo "memory.sh: $*" >&2
-  exit 1
-}
-
-for tool in wrk:wrk taskset:util-linux sqlite3:sqlite3 curl:curl; do
-  package=${tool#*:}
-  tool=${tool%%:*}
-  command -v "$tool" >/dev/null 2>&1 || fail "\`$tool\` is missing; install it with \`apt-get update && apt-get install -y $package\`"
-done
-(($(nproc) >= 2)) || fail "needs 2 cores (server on core 0, wrk on core 1) but nproc is $(nproc)"
+require_tools wrk:wrk taskset:util-linux sqlite3:sqlite3 curl:curl
 ((DURATION > 30)) || fail "DURATION must be more than 30 seconds, because the reference sample is taken at 30 s"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/jwt-router-memory.XXXXXX")
@@ -65,16 +57,8 @@ echo "== building the quickstart in release mode"
 
 echo "== preparing $WORK"
 head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/jwt-secret"
-sqlite3 "$WORK/app.db" <<SQL
-CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $USERS)
-INSERT INTO users (name) SELECT 'user' || i FROM n;
-SQL
-
-# A server already on the port would answer in place of ours and be measured.
-if curl -s -o /dev/null --max-time 1 "http://$HOST:$PORT/"; then
-  fail "port $PORT on $HOST is in use; stop what listens there or set PORT"
-fi
+create_users_database "$WORK/app.db"
+require_free_port "$PORT" PORT
 
 echo "== starting the quickstart on $HOST:$PORT (core 0)"
 (
@@ -87,21 +71,12 @@ echo "== starting the quickstart on $HOST:$PORT (core 0)"
 ) >"$WORK/quickstart.log" 2>&1 &
 SERVER_PID=$!
 
-for _ in $(seq 1 300); do
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$HOST:$PORT/" || true)
-  [[ $code == 000 ]] || break
-  sleep 0.1
-done
-[[ $code != 000 ]] || fail "the quickstart did not respond within 30 s"
+wait_until_ready quickstart "$PORT" 30 "see its log in $WORK/quickstart.log"
 
 echo "== registering $USERS_WITH_TOKENS users"
 tokens=()
 for i in $(seq 1 "$USERS_WITH_TOKENS"); do
-  body=$(curl -s --max-time 5 -X POST -H 'Content-Type: application/json' -d "{\"name\":\"memory-$i\"}" \
-    "http://$HOST:$PORT/api/v1/register")
-  token=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$body")
-  [[ -n $token ]] || fail "POST /api/v1/register returned no token: $body"
-  tokens+=("$token")
+  tokens+=("$(register_user "$PORT" "memory-$i")")
 done
 
 # The wrk script: request() builds each request from the connection's
