@@ -196,8 +196,12 @@ impl rocket_jwt_router::Entity for LenientUser {
     const TABLE: &'static str = "users";
 }
 
+/// How many times the `/lenient` handler ran.
+static LENIENT_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 #[rocket::get("/lenient")]
 fn lenient(user: rocket_jwt_router::AuthedEntity<LenientUser>) -> String {
+    LENIENT_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     user.name.clone()
 }
 
@@ -220,6 +224,7 @@ async fn only_canonical_subjects_are_cached() {
     // must not create a second entry that `invalidate` would miss.
     let reply = send("+1").await;
     assert_unauthorized(&reply, INVALID_TOKEN, "The bearer token's subject is invalid.");
+    assert_eq!(LENIENT_RUNS.load(std::sync::atomic::Ordering::SeqCst), 1, "the handler ran for the denied request");
 
     let cache = client.rocket().state::<EntityCache>().expect("the fairing manages EntityCache");
     assert_eq!(cache.len(), 1);
