@@ -217,7 +217,7 @@ pub trait EntityPool: sealed::Sealed + Send + Sync + 'static {
     fn fetch_entity<'a, T, I>(&'a self, statement: &'a LoadStatement, id: I) -> BoxFuture<'a, Result<Option<T>, FetchError>>
     where
         T: for<'r> sqlx::FromRow<'r, <Self::Backend as sqlx::Database>::Row> + Send + Unpin + 'a,
-        I: for<'q> sqlx::Encode<'q, Self::Backend> + sqlx::Type<Self::Backend> + Clone + Send + 'a;
+        I: for<'q> sqlx::Encode<'q, Self::Backend> + sqlx::Type<Self::Backend> + Clone + Send + Sync + 'a;
 }
 
 macro_rules! entity_pool {
@@ -234,21 +234,66 @@ macro_rules! entity_pool {
             fn fetch_entity<'a, T, I>(&'a self, statement: &'a LoadStatement, id: I) -> BoxFuture<'a, Result<Option<T>, FetchError>>
             where
                 T: for<'r> sqlx::FromRow<'r, <Self::Backend as sqlx::Database>::Row> + Send + Unpin + 'a,
-                I: for<'q> sqlx::Encode<'q, Self::Backend> + sqlx::Type<Self::Backend> + Clone + Send + 'a,
+                I: for<'q> sqlx::Encode<'q, Self::Backend> + sqlx::Type<Self::Backend> + Clone + Send + Sync + 'a,
             {
-                Box::pin(async move {
-                    let mut connection = self.acquire().await.map_err(FetchError::Acquire)?;
-
+                async fn fetch_row<T, I>(
+                    connection: &mut <$backend as sqlx::Database>::Connection,
+                    statement: &LoadStatement,
+                    id: &I,
+                ) -> Result<Option<T>, sqlx::Error>
+                where
+                    T: for<'r> sqlx::FromRow<'r, <$backend as sqlx::Database>::Row> + Send + Unpin,
+                    I: for<'q> sqlx::Encode<'q, $backend> + sqlx::Type<$backend> + Clone + Send,
+                {
                     let mut query = sqlx::query_as::<$backend, T>(&statement.sql);
                     for _ in 0..statement.id_binds {
                         query = query.bind(id.clone());
                     }
 
-                    query.fetch_optional(&mut *connection).await.map_err(FetchError::Query)
+                    query.fetch_optional(connection).await
+                }
+
+                Box::pin(async move {
+                    // sqlx checked an idle connection when it went back to the
+                    // pool, so checking it again in `acquire` would only add a
+                    // round trip. If it broke while idle, the read is repeated
+                    // on a connection that `acquire` checks.
+                    if let Some(mut connection) = self.try_acquire() {
+                        match fetch_row::<T, I>(&mut connection, statement, &id).await {
+                            Err(error) if is_unavailable(&error) => {
+                                log::debug!("jwt_router: an idle connection failed ({error}); retrying on a checked one");
+                            }
+                            result => return result.map_err(FetchError::Query),
+                        }
+                    }
+
+                    let mut connection = self.acquire().await.map_err(FetchError::Acquire)?;
+                    fetch_row::<T, I>(&mut connection, statement, &id).await.map_err(FetchError::Query)
                 })
             }
         }
     };
+}
+
+/// Checks whether `error` means that the database cannot serve requests right
+/// now, rather than that the statement is wrong.
+pub(crate) fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+
+        // SQLSTATE classes 08 (connection exception), 53 (insufficient
+        // resources) and 57 (operator intervention, such as a server shutting
+        // down) mean the server is unusable right now, not that the query is
+        // wrong. MySQL reports "too many connections" as 08004.
+        sqlx::Error::Database(database_error) => database_error
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("53") || code.starts_with("57")),
+        _ => false,
+    }
 }
 
 entity_pool!("sqlite", sqlx::Sqlite, Dialect::Sqlite);

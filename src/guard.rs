@@ -15,7 +15,7 @@ use rocket::{Ignite, Rocket, Sentinel};
 use rocket_db_pools::Database;
 
 use crate::cache::Lookup;
-use crate::entity::{validate_identifier, validate_table, Entity, EntityId, EntityPool, FetchError};
+use crate::entity::{is_unavailable, validate_identifier, validate_table, Entity, EntityId, EntityPool, FetchError};
 use crate::error::AuthError;
 use crate::gate::JwtState;
 use crate::routes::Access;
@@ -78,12 +78,20 @@ struct VerifiedToken(Result<Arc<Claims>, AuthError>);
 
 /// Verifies the bearer token of `req` once per request and caches the result.
 pub(crate) fn verified_claims<'r>(req: &'r Request<'_>, keys: &TokenKeys) -> &'r Result<Arc<Claims>, AuthError> {
+    verify_once(req, keys).0
+}
+
+/// Returns what [`verified_claims`] returns, and whether this call did the
+/// verification, which means that nothing verified the token before it.
+fn verify_once<'r>(req: &'r Request<'_>, keys: &TokenKeys) -> (&'r Result<Arc<Claims>, AuthError>, bool) {
+    let mut verified_now = false;
     let verified = req.local_cache(|| {
+        verified_now = true;
         let claims = bearer_token(req, keys.max_token_length()).and_then(|token| keys.verify(token)).map(Arc::new);
         VerifiedToken(claims)
     });
 
-    &verified.0
+    (&verified.0, verified_now)
 }
 
 /// The last error that a guard of this crate returned for the request, for the
@@ -240,8 +248,13 @@ where
     type Error = AuthError;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, AuthError> {
+        // The gate verifies the token of every request to a protected route
+        // before any guard runs. So only a request whose token is not
+        // verified yet can be on an open route, and only it is classified.
         if let Some(state) = req.rocket().state::<Arc<JwtState>>() {
-            report_guard_on_open_route::<T>(req, state);
+            if verify_once(req, &state.keys).1 {
+                report_guard_on_open_route::<T>(req, state);
+            }
         }
 
         guard_outcome(req, authenticate::<T>(req).await)
@@ -303,6 +316,9 @@ where
 /// an `AuthedEntity`, which then demands a token anyway. Rocket 0.5 does not
 /// expose a route's guard types to fairings, so this is reported on the first
 /// request rather than at launch.
+///
+/// NOTE: a `Claims` guard that runs before the `AuthedEntity` on an open route
+/// verifies the token first, and the warning is then not given.
 fn report_guard_on_open_route<T: Entity>(req: &Request<'_>, state: &JwtState) {
     let entry = match state.access(req) {
         Access::Public(entry) | Access::Ignored(entry) => &state.routes.entries()[entry],
@@ -362,25 +378,6 @@ fn classify_fetch_error<T: Entity>(error: &FetchError) -> AuthError {
             log::error!("jwt_router: loading entity `{entity}` from table `{}` failed: {error}", T::TABLE);
             AuthError::EntityLoadFailed
         }
-    }
-}
-
-fn is_unavailable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-
-        // SQLSTATE classes 08 (connection exception), 53 (insufficient
-        // resources) and 57 (operator intervention, such as a server shutting
-        // down) mean the server is unusable right now, not that the query is
-        // wrong. MySQL reports "too many connections" as 08004.
-        sqlx::Error::Database(database_error) => database_error
-            .code()
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("53") || code.starts_with("57")),
-        _ => false,
     }
 }
 

@@ -232,7 +232,19 @@ impl Proxy {
     }
 
     async fn listen(&mut self) {
-        let listener = rocket::tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.expect("the proxy port is free");
+        // The aborted accept task of `stop` closes its listener only when the
+        // runtime next polls it, so the port may still be taken for a moment.
+        let mut attempts = 0;
+        let listener = loop {
+            match rocket::tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(listener) => break listener,
+                Err(error) if attempts < 100 && error.kind() == std::io::ErrorKind::AddrInUse => {
+                    attempts += 1;
+                    rocket::tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(error) => panic!("the proxy cannot listen on port {}: {error}", self.port),
+            }
+        };
         self.port = listener.local_addr().unwrap().port();
 
         let target = self.target.clone();
@@ -520,6 +532,40 @@ macro_rules! backend_suite {
                 proxy.listen().await;
                 let reply = get(&client, "/u64", &token).await;
                 assert_eq!(reply.status, Status::Ok, "after the database came back: {:?}", reply.body);
+            })
+            .await;
+        }
+
+        /// The guard takes an idle connection without sqlx's check; one that
+        /// broke while idle must be replaced, not turned into a 503.
+        #[rocket::async_test]
+        async fn broken_idle_connection_is_replaced() {
+            let Some(base) = $base_url() else { return };
+            in_namespace($kind, Some(&base), |url| async move {
+                create_tables(&url).await;
+                let target = socket_address(&url);
+                let mut proxy = Proxy::start(0, &target).await;
+                let client = client(&with_port(&url, proxy.port), 2, 5).await;
+                let db = Db::fetch(client.rocket()).unwrap();
+                let token = token("users64", "1");
+                assert_eq!(get(&client, "/u64", &token).await.status, Status::Ok);
+
+                // sqlx returns the connection to the idle queue on a background task.
+                for _ in 0..250 {
+                    if db.num_idle() > 0 {
+                        break;
+                    }
+                    rocket::tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                assert!(db.num_idle() > 0, "no connection went back to the pool");
+
+                // Every pooled connection breaks; the database itself stays reachable.
+                proxy.stop();
+                proxy.listen().await;
+
+                let reply = get(&client, "/u64", &token).await;
+                assert_eq!(reply.status, Status::Ok, "a connection that broke while idle was not replaced: {:?}", reply.body);
+                assert_eq!(reply.body, r#"{"id":1,"name":"ada64"}"#);
             })
             .await;
         }

@@ -299,3 +299,27 @@ fn claims_without_fairing_aborts() {
     assert!(failures.iter().any(|name| name.contains("Claims")), "{failures:?}");
     assert_logged(&["`Claims` guard", ".attach(JwtRouter::fairing())"]);
 }
+
+/// A route that the configuration opens but that takes `AuthedEntity` is
+/// reported on its first request, once, and a protected route never is.
+#[test]
+fn authed_entity_on_open_route_is_reported_once() {
+    let _serial = serial();
+    let is_report = |message: &String| message.contains("takes `AuthedEntity<");
+
+    run(async {
+        let app = common::TestApp::new().await;
+        let token = app.user_token(1);
+        app.get_with_token("/api/v1/user", &token).await;
+        assert!(!messages().iter().any(is_report), "a protected route was reported: {:?}", messages());
+
+        app.get("/api/v1/public/user", &[]).await;
+        app.get_with_token("/api/v1/public/user", &token).await;
+    });
+
+    let reports: Vec<String> = messages().into_iter().filter(is_report).collect();
+    assert_eq!(reports.len(), 1, "reports: {reports:?}");
+    assert!(reports[0].starts_with("WARN"), "{reports:?}");
+    assert!(reports[0].contains("GET /api/v1/public/user"), "{reports:?}");
+    assert!(reports[0].contains("`OptionalEntity`"), "{reports:?}");
+}
