@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use rocket_db_pools::Database;
 
@@ -256,14 +257,15 @@ macro_rules! entity_pool {
                 Box::pin(async move {
                     // sqlx checked an idle connection when it went back to the
                     // pool, so checking it again in `acquire` would only add a
-                    // round trip. If it broke while idle, the read is repeated
-                    // on a connection that `acquire` checks.
+                    // round trip. One that broke while idle is discarded, and
+                    // the read is repeated on a connection that `acquire` checks.
                     if let Some(mut connection) = self.try_acquire() {
-                        match fetch_row::<T, I>(&mut connection, statement, &id).await {
-                            Err(error) if is_unavailable(&error) => {
-                                log::debug!("jwt_router: an idle connection failed ({error}); retrying on a checked one");
+                        match fetch_idle(Self::DIALECT, self.options().get_acquire_timeout(), fetch_row::<T, I>(&mut connection, statement, &id)).await {
+                            Ok(result) => return result.map_err(FetchError::Query),
+                            Err(reason) => {
+                                log::debug!("jwt_router: an idle database connection failed ({reason}); retrying on a checked one");
+                                drop(connection.detach());
                             }
-                            result => return result.map_err(FetchError::Query),
                         }
                     }
 
@@ -273,6 +275,65 @@ macro_rules! entity_pool {
             }
         }
     };
+}
+
+/// Runs `fetch` on a connection taken without sqlx's liveness check. Returns
+/// the result, or why the connection must be discarded and the read repeated:
+/// it is gone, or, on a network backend, it did not respond within `limit`.
+/// A peer that vanished without closing the socket would otherwise hold the
+/// request until the kernel gives up on the connection, many minutes later.
+async fn fetch_idle<T>(
+    dialect: Dialect,
+    limit: Duration,
+    fetch: impl Future<Output = Result<T, sqlx::Error>>,
+) -> Result<Result<T, sqlx::Error>, String> {
+    let result = if dialect == Dialect::Sqlite {
+        fetch.await
+    } else {
+        match rocket::tokio::time::timeout(limit, fetch).await {
+            Ok(result) => result,
+            Err(_) => return Err(format!("no response within {limit:?}")),
+        }
+    };
+
+    match result {
+        Err(error) if is_connection_lost(&error, dialect) => Err(error.to_string()),
+        result => Ok(result),
+    }
+}
+
+/// Checks whether `error` shows that the connection itself is gone, so that
+/// the same read can succeed on another connection.
+fn is_connection_lost(error: &sqlx::Error, dialect: Dialect) -> bool {
+    let database_error = match error {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => return true,
+        sqlx::Error::Database(database_error) => database_error,
+        _ => return false,
+    };
+
+    // SQLite's codes are numbers, not SQLSTATEs. PostgreSQL ends sessions
+    // with 57P01 to 57P05 (shutdown, crash, not accepting connections yet,
+    // database dropped, idle session timeout).
+    // MySQL 8.0.24 and later send error 4031 before closing an idle session.
+    let code = database_error.code();
+    let code = code.as_deref().unwrap_or("");
+    match dialect {
+        Dialect::Sqlite => false,
+        Dialect::Postgres => code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "57P04" | "57P05"),
+        Dialect::MySql => code.starts_with("08") || is_mysql_idle_timeout(database_error.as_ref()),
+    }
+}
+
+#[cfg(feature = "mysql")]
+fn is_mysql_idle_timeout(error: &dyn sqlx::error::DatabaseError) -> bool {
+    const ER_CLIENT_INTERACTION_TIMEOUT: u16 = 4031;
+
+    error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().is_some_and(|error| error.number() == ER_CLIENT_INTERACTION_TIMEOUT)
+}
+
+#[cfg(not(feature = "mysql"))]
+fn is_mysql_idle_timeout(_: &dyn sqlx::error::DatabaseError) -> bool {
+    false
 }
 
 /// Checks whether `error` means that the database cannot serve requests right
@@ -393,6 +454,80 @@ mod tests {
     fn string_subjects() {
         assert_eq!(String::parse_subject(""), None);
         assert_eq!(String::parse_subject(" a").as_deref(), Some(" a"));
+    }
+
+    /// A database error with only an SQLSTATE, as a server would send it.
+    #[derive(Debug)]
+    struct StateError(&'static str);
+
+    impl std::fmt::Display for StateError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for StateError {}
+
+    impl sqlx::error::DatabaseError for StateError {
+        fn message(&self) -> &str {
+            "test error"
+        }
+
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn state(code: &'static str) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(StateError(code)))
+    }
+
+    #[test]
+    fn lost_connections_are_retried() {
+        let io = || sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
+            assert!(is_connection_lost(&io(), dialect), "{dialect:?}");
+            assert!(is_connection_lost(&sqlx::Error::Protocol("unexpected message".into()), dialect), "{dialect:?}");
+            assert!(is_connection_lost(&sqlx::Error::WorkerCrashed, dialect), "{dialect:?}");
+            assert!(!is_connection_lost(&sqlx::Error::RowNotFound, dialect), "{dialect:?}");
+            assert!(!is_connection_lost(&sqlx::Error::PoolTimedOut, dialect), "{dialect:?}");
+        }
+
+        for code in ["08006", "57P01", "57P02", "57P03", "57P04", "57P05"] {
+            assert!(is_connection_lost(&state(code), Dialect::Postgres), "{code}");
+        }
+        assert!(is_connection_lost(&state("08S01"), Dialect::MySql));
+    }
+
+    #[test]
+    fn statement_errors_are_not_retried() {
+        // A cancelled statement, a full disk or a missing table come from a
+        // connection that still works, so a second attempt would only wait again.
+        for code in ["57014", "53100", "42P01", "23505"] {
+            assert!(!is_connection_lost(&state(code), Dialect::Postgres), "{code}");
+        }
+        assert!(!is_connection_lost(&state("HY000"), Dialect::MySql));
+
+        // SQLite reports numeric result codes, which SQLSTATE prefixes must not match.
+        for code in ["531", "5386", "08"] {
+            assert!(!is_connection_lost(&state(code), Dialect::Sqlite), "{code}");
+        }
     }
 
     #[test]

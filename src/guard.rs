@@ -317,8 +317,8 @@ where
 /// expose a route's guard types to fairings, so this is reported on the first
 /// request rather than at launch.
 ///
-/// NOTE: a `Claims` guard that runs before the `AuthedEntity` on an open route
-/// verifies the token first, and the warning is then not given.
+/// NOTE: when another guard of this crate, or an earlier route that forwarded,
+/// verified the token first, the warning is not given for that request.
 fn report_guard_on_open_route<T: Entity>(req: &Request<'_>, state: &JwtState) {
     let entry = match state.access(req) {
         Access::Public(entry) | Access::Ignored(entry) => &state.routes.entries()[entry],

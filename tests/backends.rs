@@ -213,6 +213,19 @@ async fn get(client: &Client, path: &str, token: &str) -> common::Reply {
     common::Reply::read(request.dispatch().await).await
 }
 
+/// Waits until the pool has an idle connection: sqlx returns a used
+/// connection to the pool on a background task.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn wait_for_idle_connection<D: rocket_db_pools::sqlx::Database>(pool: &rocket_db_pools::sqlx::Pool<D>) {
+    for _ in 0..250 {
+        if pool.num_idle() > 0 {
+            return;
+        }
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no connection went back to the pool");
+}
+
 /// A TCP proxy on 127.0.0.1 that can be stopped and restarted on the same
 /// port, to make a database unreachable and reachable again.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -221,12 +234,14 @@ struct Proxy {
     target: String,
     accept_task: Option<rocket::tokio::task::JoinHandle<()>>,
     connections: std::sync::Arc<std::sync::Mutex<Vec<rocket::tokio::task::JoinHandle<()>>>>,
+    stalls: std::sync::Arc<rocket::tokio::sync::Notify>,
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 impl Proxy {
     async fn start(port: u16, target: &str) -> Proxy {
-        let mut proxy = Proxy { port, target: target.to_owned(), accept_task: None, connections: Default::default() };
+        let mut proxy =
+            Proxy { port, target: target.to_owned(), accept_task: None, connections: Default::default(), stalls: Default::default() };
         proxy.listen().await;
         proxy
     }
@@ -249,17 +264,29 @@ impl Proxy {
 
         let target = self.target.clone();
         let connections = self.connections.clone();
+        let stalls = self.stalls.clone();
         self.accept_task = Some(rocket::tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 let target = target.clone();
+                let stalls = stalls.clone();
                 let task = rocket::tokio::spawn(async move {
                     if let Ok(mut outbound) = rocket::tokio::net::TcpStream::connect(target).await {
-                        let _ = rocket::tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        rocket::tokio::select! {
+                            _ = rocket::tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            // A stalled connection stays open and forwards nothing.
+                            _ = stalls.notified() => std::future::pending::<()>().await,
+                        }
                     }
                 });
                 connections.lock().unwrap().push(task);
             }
         }));
+    }
+
+    /// Stops forwarding on every open connection without closing it, as a
+    /// peer that vanished behind a firewall looks. New connections work.
+    fn stall_open_connections(&self) {
+        self.stalls.notify_waiters();
     }
 
     /// Closes the listening port and every proxied connection.
@@ -549,15 +576,7 @@ macro_rules! backend_suite {
                 let db = Db::fetch(client.rocket()).unwrap();
                 let token = token("users64", "1");
                 assert_eq!(get(&client, "/u64", &token).await.status, Status::Ok);
-
-                // sqlx returns the connection to the idle queue on a background task.
-                for _ in 0..250 {
-                    if db.num_idle() > 0 {
-                        break;
-                    }
-                    rocket::tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-                assert!(db.num_idle() > 0, "no connection went back to the pool");
+                wait_for_idle_connection(&db).await;
 
                 // Every pooled connection breaks; the database itself stays reachable.
                 proxy.stop();
@@ -566,6 +585,34 @@ macro_rules! backend_suite {
                 let reply = get(&client, "/u64", &token).await;
                 assert_eq!(reply.status, Status::Ok, "a connection that broke while idle was not replaced: {:?}", reply.body);
                 assert_eq!(reply.body, r#"{"id":1,"name":"ada64"}"#);
+            })
+            .await;
+        }
+
+        /// An idle connection that stopped responding without closing must not
+        /// hold the request for longer than the pool's timeout.
+        #[rocket::async_test]
+        async fn silent_idle_connection_is_replaced() {
+            let Some(base) = $base_url() else { return };
+            in_namespace($kind, Some(&base), |url| async move {
+                create_tables(&url).await;
+                let target = socket_address(&url);
+                let proxy = Proxy::start(0, &target).await;
+                let client = client(&with_port(&url, proxy.port), 2, 1).await;
+                let db = Db::fetch(client.rocket()).unwrap();
+                let token = token("users64", "1");
+                assert_eq!(get(&client, "/u64", &token).await.status, Status::Ok);
+                wait_for_idle_connection(&db).await;
+
+                proxy.stall_open_connections();
+                let started = std::time::Instant::now();
+                let reply = rocket::tokio::time::timeout(std::time::Duration::from_secs(10), get(&client, "/u64", &token)).await;
+                let elapsed = started.elapsed();
+                let reply = reply.expect("the request still waited on the silent connection after 10 s");
+
+                assert_eq!(reply.status, Status::Ok, "a silent idle connection was not replaced: {:?}", reply.body);
+                assert_eq!(reply.body, r#"{"id":1,"name":"ada64"}"#);
+                assert!(elapsed < std::time::Duration::from_secs(5), "the request took {elapsed:?} with a 1 s pool timeout");
             })
             .await;
         }
