@@ -260,11 +260,19 @@ macro_rules! entity_pool {
                     // round trip. One that broke while idle is discarded, and
                     // the read is repeated on a connection that `acquire` checks.
                     if let Some(mut connection) = self.try_acquire() {
-                        match fetch_idle(Self::DIALECT, self.options().get_acquire_timeout(), fetch_row::<T, I>(&mut connection, statement, &id)).await {
-                            Ok(result) => return result.map_err(FetchError::Query),
-                            Err(reason) => {
-                                log::debug!("jwt_router: an idle database connection failed ({reason}); retrying on a checked one");
+                        let limit = self.options().get_acquire_timeout();
+                        match fetch_idle(Self::DIALECT, limit, fetch_row::<T, I>(&mut connection, statement, &id)).await {
+                            IdleFetch::Done(result) => return result.map_err(FetchError::Query),
+                            IdleFetch::Lost(error) => {
+                                log::debug!("jwt_router: an idle database connection is gone ({error}); retrying on a checked one");
                                 drop(connection.detach());
+                            }
+                            IdleFetch::TimedOut => {
+                                // sqlx's own check of a silent connection ends
+                                // the same way, so `acquire` would not do better.
+                                log::warn!("jwt_router: a database connection did not complete an entity lookup within {limit:?}; discarding it");
+                                drop(connection.detach());
+                                return Err(FetchError::Acquire(sqlx::Error::PoolTimedOut));
                             }
                         }
                     }
@@ -277,28 +285,35 @@ macro_rules! entity_pool {
     };
 }
 
-/// Runs `fetch` on a connection taken without sqlx's liveness check. Returns
-/// the result, or why the connection must be discarded and the read repeated:
-/// it is gone, or, on a network backend, it did not respond within `limit`.
-/// A peer that vanished without closing the socket would otherwise hold the
-/// request until the kernel gives up on the connection, many minutes later.
-async fn fetch_idle<T>(
-    dialect: Dialect,
-    limit: Duration,
-    fetch: impl Future<Output = Result<T, sqlx::Error>>,
-) -> Result<Result<T, sqlx::Error>, String> {
+/// The outcome of a read on a connection taken without sqlx's liveness check.
+enum IdleFetch<T> {
+    /// The read finished, successfully or with an error of the statement.
+    Done(Result<T, sqlx::Error>),
+    /// The connection is gone, and the read can be repeated on another one.
+    Lost(sqlx::Error),
+    /// On a network backend, the read did not finish within the pool's
+    /// timeout. The connection may have gone silent, as when a firewall drops
+    /// it, or the server may be overloaded.
+    TimedOut,
+}
+
+/// Runs `fetch` on a connection taken without sqlx's liveness check. On
+/// PostgreSQL and MySQL the read gets `limit`, because a peer that vanished
+/// without closing the socket would otherwise hold the request until the
+/// kernel gives up on the connection, many minutes later.
+async fn fetch_idle<T>(dialect: Dialect, limit: Duration, fetch: impl Future<Output = Result<T, sqlx::Error>>) -> IdleFetch<T> {
     let result = if dialect == Dialect::Sqlite {
         fetch.await
     } else {
         match rocket::tokio::time::timeout(limit, fetch).await {
             Ok(result) => result,
-            Err(_) => return Err(format!("no response within {limit:?}")),
+            Err(_) => return IdleFetch::TimedOut,
         }
     };
 
     match result {
-        Err(error) if is_connection_lost(&error, dialect) => Err(error.to_string()),
-        result => Ok(result),
+        Err(error) if is_connection_lost(&error, dialect) => IdleFetch::Lost(error),
+        result => IdleFetch::Done(result),
     }
 }
 
@@ -312,14 +327,14 @@ fn is_connection_lost(error: &sqlx::Error, dialect: Dialect) -> bool {
     };
 
     // SQLite's codes are numbers, not SQLSTATEs. PostgreSQL ends sessions
-    // with 57P01 to 57P05 (shutdown, crash, not accepting connections yet,
-    // database dropped, idle session timeout).
+    // with 57P01, 57P02, 57P04 and 57P05 (shutdown, crash, database dropped,
+    // idle session timeout).
     // MySQL 8.0.24 and later send error 4031 before closing an idle session.
     let code = database_error.code();
     let code = code.as_deref().unwrap_or("");
     match dialect {
         Dialect::Sqlite => false,
-        Dialect::Postgres => code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "57P04" | "57P05"),
+        Dialect::Postgres => code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P04" | "57P05"),
         Dialect::MySql => code.starts_with("08") || is_mysql_idle_timeout(database_error.as_ref()),
     }
 }
@@ -509,7 +524,7 @@ mod tests {
             assert!(!is_connection_lost(&sqlx::Error::PoolTimedOut, dialect), "{dialect:?}");
         }
 
-        for code in ["08006", "57P01", "57P02", "57P03", "57P04", "57P05"] {
+        for code in ["08006", "57P01", "57P02", "57P04", "57P05"] {
             assert!(is_connection_lost(&state(code), Dialect::Postgres), "{code}");
         }
         assert!(is_connection_lost(&state("08S01"), Dialect::MySql));
@@ -519,7 +534,7 @@ mod tests {
     fn statement_errors_are_not_retried() {
         // A cancelled statement, a full disk or a missing table come from a
         // connection that still works, so a second attempt would only wait again.
-        for code in ["57014", "53100", "42P01", "23505"] {
+        for code in ["57014", "57P03", "53100", "42P01", "23505"] {
             assert!(!is_connection_lost(&state(code), Dialect::Postgres), "{code}");
         }
         assert!(!is_connection_lost(&state("HY000"), Dialect::MySql));

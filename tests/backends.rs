@@ -590,7 +590,8 @@ macro_rules! backend_suite {
         }
 
         /// An idle connection that stopped responding without closing must not
-        /// hold the request for longer than the pool's timeout.
+        /// hold the request for longer than the pool's timeout, and is then
+        /// replaced.
         #[rocket::async_test]
         async fn silent_idle_connection_is_replaced() {
             let Some(base) = $base_url() else { return };
@@ -610,9 +611,14 @@ macro_rules! backend_suite {
                 let elapsed = started.elapsed();
                 let reply = reply.expect("the request still waited on the silent connection after 10 s");
 
-                assert_eq!(reply.status, Status::Ok, "a silent idle connection was not replaced: {:?}", reply.body);
+                assert_eq!(reply.status, Status::ServiceUnavailable, "body {:?}", reply.body);
+                assert_eq!(reply.description(), "The service is temporarily unavailable.");
+                assert!(elapsed >= std::time::Duration::from_millis(900), "the 503 came after {elapsed:?}, before the 1 s pool timeout");
+                assert!(elapsed < std::time::Duration::from_secs(5), "the 503 took {elapsed:?} with a 1 s pool timeout");
+
+                let reply = get(&client, "/u64", &token).await;
+                assert_eq!(reply.status, Status::Ok, "the silent connection was not discarded: {:?}", reply.body);
                 assert_eq!(reply.body, r#"{"id":1,"name":"ada64"}"#);
-                assert!(elapsed < std::time::Duration::from_secs(5), "the request took {elapsed:?} with a 1 s pool timeout");
             })
             .await;
         }
