@@ -563,20 +563,26 @@ macro_rules! backend_suite {
             .await;
         }
 
+        /// Starts the application with its database behind a proxy, serves one
+        /// request and waits until its connection is idle in the pool.
+        async fn client_with_idle_connection(url: &str, connect_timeout: u64) -> (Proxy, Client) {
+            create_tables(url).await;
+            let proxy = Proxy::start(0, &socket_address(url)).await;
+            let client = client(&with_port(url, proxy.port), 2, connect_timeout).await;
+            assert_eq!(get(&client, "/u64", &token("users64", "1")).await.status, Status::Ok);
+
+            wait_for_idle_connection(&Db::fetch(client.rocket()).unwrap()).await;
+            (proxy, client)
+        }
+
         /// The guard takes an idle connection without sqlx's check; one that
         /// broke while idle must be replaced, not turned into a 503.
         #[rocket::async_test]
         async fn broken_idle_connection_is_replaced() {
             let Some(base) = $base_url() else { return };
             in_namespace($kind, Some(&base), |url| async move {
-                create_tables(&url).await;
-                let target = socket_address(&url);
-                let mut proxy = Proxy::start(0, &target).await;
-                let client = client(&with_port(&url, proxy.port), 2, 5).await;
-                let db = Db::fetch(client.rocket()).unwrap();
+                let (mut proxy, client) = client_with_idle_connection(&url, 5).await;
                 let token = token("users64", "1");
-                assert_eq!(get(&client, "/u64", &token).await.status, Status::Ok);
-                wait_for_idle_connection(&db).await;
 
                 // Every pooled connection breaks; the database itself stays reachable.
                 proxy.stop();
@@ -596,14 +602,8 @@ macro_rules! backend_suite {
         async fn silent_idle_connection_is_replaced() {
             let Some(base) = $base_url() else { return };
             in_namespace($kind, Some(&base), |url| async move {
-                create_tables(&url).await;
-                let target = socket_address(&url);
-                let proxy = Proxy::start(0, &target).await;
-                let client = client(&with_port(&url, proxy.port), 2, 1).await;
-                let db = Db::fetch(client.rocket()).unwrap();
+                let (proxy, client) = client_with_idle_connection(&url, 1).await;
                 let token = token("users64", "1");
-                assert_eq!(get(&client, "/u64", &token).await.status, Status::Ok);
-                wait_for_idle_connection(&db).await;
 
                 proxy.stall_open_connections();
                 let started = std::time::Instant::now();
