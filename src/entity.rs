@@ -257,8 +257,8 @@ macro_rules! entity_pool {
                 Box::pin(async move {
                     // sqlx checked an idle connection when it went back to the
                     // pool, so checking it again in `acquire` would only add a
-                    // round trip. One that broke while idle is discarded, and
-                    // the read is repeated on a connection that `acquire` checks.
+                    // round trip. If the connection broke while idle, it is
+                    // discarded and the read runs again on a checked one.
                     if let Some(mut connection) = self.try_acquire() {
                         let limit = self.options().get_acquire_timeout();
                         match fetch_idle(Self::DIALECT, limit, fetch_row::<T, I>(&mut connection, statement, &id)).await {
@@ -268,9 +268,12 @@ macro_rules! entity_pool {
                                 drop(connection.detach());
                             }
                             IdleFetch::TimedOut => {
-                                // sqlx's own check of a silent connection ends
-                                // the same way, so `acquire` would not do better.
-                                log::warn!("jwt_router: a database connection did not complete an entity lookup within {limit:?}; discarding it");
+                                // No retry, because a firewall drops every idle
+                                // connection at once and `acquire` would wait on the next.
+                                log::warn!(
+                                    "jwt_router: an entity lookup timed out after {limit:?} on an idle database connection, which was \
+                                     discarded; check the database load and any firewall that drops idle connections"
+                                );
                                 drop(connection.detach());
                                 return Err(FetchError::Acquire(sqlx::Error::PoolTimedOut));
                             }

@@ -575,8 +575,8 @@ macro_rules! backend_suite {
             (proxy, client)
         }
 
-        /// The guard takes an idle connection without sqlx's check; one that
-        /// broke while idle must be replaced, not turned into a 503.
+        /// Checks that a connection that broke while idle is replaced, not
+        /// turned into a 503, although the guard takes it without sqlx's check.
         #[rocket::async_test]
         async fn broken_idle_connection_is_replaced() {
             let Some(base) = $base_url() else { return };
@@ -584,7 +584,7 @@ macro_rules! backend_suite {
                 let (mut proxy, client) = client_with_idle_connection(&url, 5).await;
                 let token = token("users64", "1");
 
-                // Every pooled connection breaks; the database itself stays reachable.
+                // Every pooled connection breaks, while the database stays reachable.
                 proxy.stop();
                 proxy.listen().await;
 
